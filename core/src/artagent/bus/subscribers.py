@@ -1,0 +1,263 @@
+"""Bus subscribers: consumer groups on the event stream, run through FastStream.
+
+Each :class:`Subscription` is its own consumer group. Delivery is at least once: a batch is
+acknowledged only after its handler returns, entries a crashed consumer left pending are
+reclaimed with XAUTOCLAIM by any live consumer of the group, and events the group has already
+handled (redelivered, or published twice across a Redis outage) are dropped by ``event_id``
+before the handler sees them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import msgspec
+from faststream.redis import RedisBroker, StreamSub
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from artagent.bus.wire import entry_payload
+from artagent.events import Event, EventCatalogue
+
+__all__ = ["BusConsumers", "Deduplicator", "Subscription"]
+
+log = logging.getLogger(__name__)
+Handler = Callable[[list[Event]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A handler for batches of events, with its own consumer group.
+
+    ``types`` limits what the handler is given (others are acknowledged and skipped);
+    ``start_at`` says where a group that does not exist yet begins: ``"oldest"`` replays what
+    the stream still holds, ``"new"`` starts with the next event.
+    """
+
+    group: str
+    handler: Handler
+    types: frozenset[str] | None = None
+    start_at: Literal["oldest", "new"] = "new"
+    description: str = ""
+
+    def describe(self) -> str:
+        return f"subscriber {self.group}"
+
+
+def _bucket(event_id: str) -> str:
+    """The minute an event id was made in (UUIDv7 carries its millisecond timestamp)."""
+    try:
+        return str(int(event_id.replace("-", "")[:12], 16) // 60_000)
+    except ValueError:
+        return "other"
+
+
+class Deduplicator:
+    """Remembers which event ids one consumer group has handled.
+
+    Ids are kept in one Redis set per minute of their own timestamp, so a redelivered event
+    always lands in the bucket it was first recorded in; buckets expire after the window.
+    """
+
+    def __init__(self, redis: Redis, group: str, window_s: int, prefix: str = "artagent:dedup") -> None:
+        self.redis = redis
+        self.window_s = window_s
+        self.prefix = f"{prefix}:{group}"
+
+    def _by_bucket(self, events: Sequence[Event]) -> dict[str, list[str]]:
+        buckets: dict[str, list[str]] = {}
+        for e in events:
+            buckets.setdefault(f"{self.prefix}:{_bucket(e.event_id)}", []).append(e.event_id)
+        return buckets
+
+    async def unseen(self, events: Sequence[Event]) -> list[Event]:
+        """The events not handled before, each once, in their original order."""
+        unique: dict[str, Event] = {}
+        for e in events:
+            unique.setdefault(e.event_id, e)
+        if not unique:
+            return []
+        buckets = self._by_bucket(list(unique.values()))
+        pipe = self.redis.pipeline(transaction=False)
+        for key, ids in buckets.items():
+            pipe.smismember(key, ids)
+        seen: set[str] = set()
+        for (_, ids), flags in zip(buckets.items(), await pipe.execute(), strict=True):
+            seen.update(i for i, flag in zip(ids, flags, strict=True) if flag)
+        return [e for i, e in unique.items() if i not in seen]
+
+    async def mark(self, events: Sequence[Event]) -> None:
+        if not events:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for key, ids in self._by_bucket(events).items():
+            pipe.sadd(key, *ids)
+            pipe.expire(key, self.window_s + 60)
+        await pipe.execute()
+
+
+class _ConsumerMetrics:
+    def __init__(self, registry: CollectorRegistry | None) -> None:
+        kw: dict[str, Any] = {"registry": registry}
+        self.consumed = Counter(
+            "artagent_bus_consumed", "Events handed to subscribers", ["group"], **kw
+        )
+        self.duplicates = Counter(
+            "artagent_bus_duplicates_dropped", "Redelivered events dropped by event_id", ["group"], **kw
+        )
+        self.undecodable = Counter(
+            "artagent_bus_undecodable", "Stream entries no registered event type decodes", ["group"], **kw
+        )
+        self.lag = Histogram(
+            "artagent_bus_lag_seconds",
+            "Time from an event entering the stream to its handler being called",
+            ["group"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            **kw,
+        )
+
+
+class BusConsumers:
+    """Runs every subscription of one process on a FastStream RedisBroker."""
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        password: str | None,
+        stream: str,
+        consumer: str,
+        catalogue: EventCatalogue,
+        redis: Redis,
+        batch: int = 256,
+        claim_idle_ms: int = 30_000,
+        dedup_window_s: int = 3_600,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.stream = stream
+        self.consumer = consumer
+        self.catalogue = catalogue
+        self.redis = redis
+        self.batch = batch
+        self.claim_idle_ms = claim_idle_ms
+        self.dedup_window_s = dedup_window_s
+        self.subscriptions: list[Subscription] = []
+        self._metrics = _ConsumerMetrics(registry)
+        self.broker = RedisBroker(
+            url,
+            password=password,
+            logger=logging.getLogger("artagent.bus.faststream"),
+            log_level=logging.DEBUG,
+            graceful_timeout=5.0,
+            description="ARTAgent event bus: every event of every call, as JSON on one Redis Stream.",
+        )
+        self.broker.publisher(
+            stream=stream,
+            title="events",
+            description="Published by every worker's outbox (XADD; fields v, type, call_id, "
+            "event_id, event). See docs/events.md.",
+        )
+        self.started = False
+
+    def add(self, sub: Subscription) -> None:
+        """Declare a subscription; call before :meth:`start`."""
+        if any(s.group == sub.group for s in self.subscriptions):
+            raise ValueError(f"two subscribers use the consumer group {sub.group!r}")
+        self.subscriptions.append(sub)
+        handle = self._handler(sub)
+        decoder = self._decoder(sub.group)
+        reader = StreamSub(
+            self.stream, group=sub.group, consumer=self.consumer, batch=True,
+            max_records=self.batch, polling_interval=1000,
+        )  # fmt: skip
+        reclaimer = StreamSub(
+            self.stream, group=sub.group, consumer=self.consumer,
+            min_idle_time=self.claim_idle_ms, polling_interval=max(1000, self.claim_idle_ms // 4),
+        )  # fmt: skip
+        title = f"{sub.group}"
+        self.broker.subscriber(stream=reader, decoder=decoder, title=title, description=sub.description)(handle)
+        self.broker.subscriber(stream=reclaimer, decoder=decoder, title=f"{title}:reclaim")(handle)
+
+    def _decoder(self, group: str) -> Callable[..., Awaitable[list[tuple[bytes, Event]]]]:
+        decode = self.catalogue.decode
+        undecodable = self._metrics.undecodable.labels(group)
+
+        async def decoder(msg: Any, _original: Any) -> list[tuple[bytes, Event]]:
+            raw = msg.raw_message
+            entries = raw["data"] if isinstance(raw["data"], list) else [raw["data"]]
+            out: list[tuple[bytes, Event]] = []
+            for entry_id, fields in zip(raw["message_ids"], entries, strict=True):
+                payload = entry_payload(fields)
+                try:
+                    if payload is None:
+                        raise msgspec.DecodeError("no 'event' field")
+                    out.append((entry_id, decode(payload)))
+                except msgspec.MsgspecError as exc:
+                    undecodable.inc()
+                    log.warning("bus: entry %s skipped by %s: %s", entry_id.decode(), group, exc)
+            return out
+
+        return decoder
+
+    def _handler(self, sub: Subscription) -> Callable[[list[Any]], Awaitable[None]]:
+        dedup = Deduplicator(self.redis, sub.group, self.dedup_window_s)
+        consumed = self._metrics.consumed.labels(sub.group)
+        duplicates = self._metrics.duplicates.labels(sub.group)
+        lag = self._metrics.lag.labels(sub.group)
+
+        async def handle(body: list[Any]) -> None:
+            now_ms = time.time() * 1000
+            for entry_id, _ in body:
+                lag.observe(max(0.0, now_ms - int(entry_id.split(b"-")[0])) / 1000)
+            events = [e for _, e in body if sub.types is None or e.type_tag() in sub.types]
+            fresh = await dedup.unseen(events)
+            duplicates.inc(len(events) - len(fresh))
+            if fresh:
+                await sub.handler(fresh)
+                await dedup.mark(fresh)
+                consumed.inc(len(fresh))
+
+        handle.__name__ = sub.group.replace("-", "_").replace(":", "_")
+        return handle
+
+    async def _create_groups(self) -> None:
+        for sub in self.subscriptions:
+            start = "0" if sub.start_at == "oldest" else "$"
+            try:
+                await self.redis.xgroup_create(self.stream, sub.group, id=start, mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+    async def start(self) -> None:
+        await self._create_groups()
+        await self.broker.start()
+        self.started = True
+
+    async def stop(self) -> None:
+        if self.started:
+            await self.broker.stop()
+            self.started = False
+
+    def asyncapi(self, events_schema: dict[str, Any]) -> dict[str, Any]:
+        """The AsyncAPI 3.0 document of the bus, with every payload typed as an event."""
+        from faststream.specification import AsyncAPI  # noqa: PLC0415 - only for /asyncapi
+
+        spec = AsyncAPI(
+            self.broker, title="ARTAgent event bus", version="1", schema_version="3.0.0"
+        ).to_specification()
+        doc: dict[str, Any] = spec.to_jsonable()
+        schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+        defs = events_schema.get("$defs", {})
+        schemas.update(defs)
+        union = {k: v for k, v in events_schema.items() if k not in ("$defs", "$schema")}
+        union_json = msgspec.json.encode(union).replace(b"#/$defs/", b"#/components/schemas/")
+        schemas["Event"] = msgspec.json.decode(union_json)
+        for message in doc["components"].get("messages", {}).values():
+            message["payload"] = {"$ref": "#/components/schemas/Event"}
+        return doc

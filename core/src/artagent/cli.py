@@ -1,0 +1,149 @@
+"""The ``artagent`` command: serve, plugins, config check, events tail/publish."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from artagent.config import ConfigError, LoadedConfig, load_config
+from artagent.plugins import PluginLoadError
+
+__all__ = ["main"]
+
+DEFAULT_CONFIG = "runtime.toml"
+
+
+def _config_path(arg: str | None) -> Path | None:
+    """``--config`` if given, else ./runtime.toml when present, else the built-in defaults."""
+    if arg:
+        return Path(arg)
+    default = Path(DEFAULT_CONFIG)
+    return default if default.exists() else None
+
+
+def _load(arg: str | None) -> LoadedConfig:
+    return load_config(_config_path(arg))
+
+
+def _print_config_error(exc: ConfigError) -> None:
+    print(f"{exc.source or 'configuration'}: invalid", file=sys.stderr)
+    for issue in exc.issues:
+        print(f"  {issue}", file=sys.stderr)
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+
+# -- serve ---------------------------------------------------------------------------------
+def cmd_serve(args: argparse.Namespace) -> int:
+    from artagent.server import serve  # noqa: PLC0415 - keeps the other commands light
+
+    loaded = _load(args.config)
+    _setup_logging(loaded.config.logging.level)
+    return serve(loaded, host=args.host, port=args.port)
+
+
+# -- plugins -------------------------------------------------------------------------------
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from artagent.runtime import Runtime  # noqa: PLC0415
+
+    runtime = Runtime(_load(args.config))
+    host = runtime.plugins
+    if args.json:
+        doc = {"plugins": list(host.plugins.values()), "failed": host.failures}
+        sys.stdout.write(msgspec.json.encode(doc).decode() + "\n")
+        return 0
+    for info in host.plugins.values():
+        print(f"{info.name}  {info.distribution or '-'} {info.version or ''}  ({info.module})")
+        for hook, items in info.registered.items():
+            print(f"    {hook}: {', '.join(items)}")
+    for failure in host.failures:
+        print(f"{failure.name}  FAILED: {failure.error}")
+    if not host.plugins and not host.failures:
+        print("no plugins installed")
+    return 0
+
+
+# -- config check --------------------------------------------------------------------------
+def cmd_config_check(args: argparse.Namespace) -> int:
+    from artagent.runtime import Runtime  # noqa: PLC0415
+
+    path = _config_path(args.file)
+    loaded = load_config(path)
+    Runtime(loaded)  # decodes every plugin's table too
+    print(f"{path or '<defaults>'}: OK")
+    return 0
+
+
+# -- events --------------------------------------------------------------------------------
+def cmd_events_tail(args: argparse.Namespace) -> int:
+    from artagent.bus.console import tail  # noqa: PLC0415
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(tail(_load(args.config), types=args.type, call=args.call, as_json=args.json))
+    return 0
+
+
+def cmd_events_publish(args: argparse.Namespace) -> int:
+    from artagent.bus.console import publish  # noqa: PLC0415
+
+    return asyncio.run(publish(_load(args.config), sys.stdin))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="artagent", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--config", metavar="FILE", help="runtime.toml to use (default: ./runtime.toml)")
+        return p
+
+    serve = with_config(sub.add_parser("serve", help="run the HTTP/WebSocket server"))
+    serve.add_argument("--host", help="bind address (default: [server] host)")
+    serve.add_argument("--port", type=int, help="TCP port (default: [server] port)")
+    serve.set_defaults(func=cmd_serve)
+
+    plugins = with_config(sub.add_parser("plugins", help="list installed plugins"))
+    plugins.add_argument("--json", action="store_true", help="machine-readable output")
+    plugins.set_defaults(func=cmd_plugins)
+
+    config = sub.add_parser("config", help="configuration tools").add_subparsers(dest="action", required=True)
+    check = config.add_parser("check", help="validate a runtime.toml")
+    check.add_argument("file", nargs="?", help="the file (default: ./runtime.toml)")
+    check.set_defaults(func=cmd_config_check)
+
+    events = sub.add_parser("events", help="the event bus").add_subparsers(dest="action", required=True)
+    tail = with_config(events.add_parser("tail", help="follow the bus live until Ctrl-C"))
+    tail.add_argument("--type", action="append", help="only this event type (repeatable)")
+    tail.add_argument("--call", help="only this call id")
+    tail.add_argument("--json", action="store_true", help="one JSON event per line")
+    tail.set_defaults(func=cmd_events_tail)
+    publish = with_config(events.add_parser("publish", help="publish JSON events read from stdin"))
+    publish.set_defaults(func=cmd_events_publish)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args: Any = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except ConfigError as exc:
+        _print_config_error(exc)
+        return 1
+    except PluginLoadError as exc:
+        print(f"plugin error: {exc}", file=sys.stderr)
+        return 1
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,245 @@
+"""runtime.toml, decoded into typed Structs.
+
+Unknown keys and wrong types are errors naming their dotted key path. Secrets never appear in
+the file: a key ending in ``_env`` names the environment variable that holds the secret, and a
+missing variable is an error naming that key. Each plugin's ``[plugins.<name>]`` table is kept raw
+here and decoded by the plugin's own schema once the plugin is loaded.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+import msgspec
+
+__all__ = [
+    "BusConfig",
+    "Config",
+    "ConfigError",
+    "ConfigIssue",
+    "LoadedConfig",
+    "LoggingConfig",
+    "OutboxConfig",
+    "RuntimeConfig",
+    "ServerConfig",
+    "decode_section",
+    "load_config",
+    "parse_config",
+]
+
+S = TypeVar("S", bound=msgspec.Struct)
+
+Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
+Positive = Annotated[int, msgspec.Meta(gt=0)]
+PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
+
+
+class _Section(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+class RuntimeConfig(_Section):
+    data_dir: str = ".artagent"
+    """Where embedded state lives (Redis data, outbox spill file); relative to runtime.toml."""
+    disable_plugins: list[str] = msgspec.field(default_factory=list)
+    """Entry-point names of installed plugins not to load."""
+    strict_plugins: bool = False
+    """Refuse to start when a plugin fails to load, instead of starting without it."""
+    worker_name: str = ""
+    """This process's name on the bus (consumer names); empty: host name and process id."""
+
+
+class ServerConfig(_Section):
+    host: str = "127.0.0.1"
+    """Interface the HTTP/WebSocket server binds to."""
+    port: Port = 8080
+    """TCP port of the HTTP/WebSocket server (0: any free port)."""
+
+
+class OutboxConfig(_Section):
+    max_queue: Positive = 100_000
+    """Events held in memory before the oldest are moved to the spill file."""
+    batch_size: Positive = 512
+    """Events written to Redis in one pipelined round trip."""
+    spill_file: str = "outbox.sqlite3"
+    """Append-only spill file (SQLite), relative to data_dir; replayed in order on reconnect."""
+    retry_max_s: PositiveFloat = 1.0
+    """Longest wait between reconnection attempts while Redis is unreachable."""
+
+
+class BusConfig(_Section):
+    redis_url: str = "embedded"
+    """'embedded' starts a private Redis under data_dir; else a redis://, rediss:// or unix:// URL."""
+    redis_password_env: str | None = None
+    """Name of the environment variable holding the Redis password, if one is needed."""
+    stream: str = "artagent:events"
+    """Redis Stream that carries every event."""
+    stream_maxlen: Positive = 1_000_000
+    """Approximate cap on the stream's length; the oldest entries are trimmed past it."""
+    consume_batch: Positive = 256
+    """Entries a subscriber reads in one XREADGROUP."""
+    claim_idle_ms: Positive = 30_000
+    """Entries pending this long (a crashed consumer's) are reclaimed with XAUTOCLAIM."""
+    dedup_window_s: Positive = 3_600
+    """How long a consumer group remembers event ids to drop redelivered duplicates."""
+    outbox: OutboxConfig = msgspec.field(default_factory=OutboxConfig)
+
+
+class LoggingConfig(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """Root log level."""
+
+
+class Config(_Section):
+    runtime: RuntimeConfig = msgspec.field(default_factory=RuntimeConfig)
+    server: ServerConfig = msgspec.field(default_factory=ServerConfig)
+    bus: BusConfig = msgspec.field(default_factory=BusConfig)
+    logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
+    plugins: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+    """One table per plugin, decoded by that plugin's own schema."""
+
+
+class ConfigIssue(msgspec.Struct, frozen=True):
+    path: str
+    """Dotted key path, such as ``bus.outbox.max_queue`` (empty for the file as a whole)."""
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class ConfigError(Exception):
+    """One or more problems in a configuration, each naming its key."""
+
+    def __init__(self, issues: list[ConfigIssue], source: str = "") -> None:
+        self.issues = issues
+        self.source = source
+        where = f"{source}: " if source else ""
+        super().__init__(where + "; ".join(str(i) for i in issues))
+
+
+class LoadedConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """A decoded configuration plus what was resolved around it."""
+
+    config: Config
+    base_dir: Path
+    """Directory relative paths in the file are resolved against."""
+    source: str = "<defaults>"
+    secrets: dict[str, str] = msgspec.field(default_factory=dict)
+    """Secret values by the dotted path of the ``*_env`` key that named them. Never log these."""
+
+    @property
+    def data_dir(self) -> Path:
+        return (self.base_dir / self.config.runtime.data_dir).resolve()
+
+    def secret(self, path: str) -> str | None:
+        return self.secrets.get(path)
+
+
+_AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<field>[^`]+)`$")
+
+
+def issue_from_validation(error: msgspec.MsgspecError, prefix: str = "") -> ConfigIssue:
+    """Turn msgspec's ``... - at `$.a.b[0]` `` message into a dotted-path issue."""
+    match = _AT.match(str(error))
+    message = match.group("msg") if match else str(error)
+    path = (match.group("path") or "") if match else ""
+    parts = [p for p in (prefix, path.lstrip(".")) if p]
+    unknown = _UNKNOWN.match(message)
+    if unknown:
+        parts.append(unknown.group("field"))
+        message = "unknown key"
+    return ConfigIssue(".".join(parts).replace(".[", "["), message)
+
+
+def decode_section(raw: Mapping[str, Any], schema: type[S], prefix: str) -> S:
+    """Decode one table (a plugin's, for instance) with its schema; errors carry ``prefix``."""
+    try:
+        return msgspec.convert(raw, schema)
+    except msgspec.ValidationError as exc:
+        raise ConfigError([issue_from_validation(exc, prefix)]) from None
+
+
+def _env_keys(obj: Any, prefix: str) -> list[tuple[str, str]]:
+    """(dotted path, variable name) for every set ``*_env`` key below ``obj``."""
+    found: list[tuple[str, str]] = []
+    if isinstance(obj, msgspec.Struct):
+        items: Any = ((f, getattr(obj, f)) for f in obj.__struct_fields__)
+    elif isinstance(obj, Mapping):
+        items = obj.items()
+    else:
+        return found
+    for key, value in items:
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if str(key).endswith("_env") and isinstance(value, str) and value:
+            found.append((path, value))
+        else:
+            found.extend(_env_keys(value, path))
+    return found
+
+
+def resolve_secrets(obj: Any, environ: Mapping[str, str], prefix: str = "") -> dict[str, str]:
+    """Read every secret the configuration names; a missing variable is an error on its key."""
+    secrets: dict[str, str] = {}
+    issues: list[ConfigIssue] = []
+    for path, variable in _env_keys(obj, prefix):
+        value = environ.get(variable)
+        if value is None:
+            issues.append(ConfigIssue(path, f"environment variable {variable} is not set"))
+        else:
+            secrets[path] = value
+    if issues:
+        raise ConfigError(issues)
+    return secrets
+
+
+def _check_semantics(config: Config) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+    url = config.bus.redis_url
+    if url != "embedded" and not url.startswith(("redis://", "rediss://", "unix://")):
+        issues.append(
+            ConfigIssue("bus.redis_url", "must be 'embedded' or a redis://, rediss:// or unix:// URL")
+        )
+    return issues
+
+
+def parse_config(
+    text: str,
+    *,
+    base_dir: Path,
+    source: str = "<string>",
+    environ: Mapping[str, str] | None = None,
+) -> LoadedConfig:
+    """Decode TOML text; raises :class:`ConfigError` listing what is wrong and where."""
+    try:
+        config = msgspec.toml.decode(text, type=Config)
+    except msgspec.ValidationError as exc:
+        raise ConfigError([issue_from_validation(exc)], source) from None
+    except msgspec.DecodeError as exc:
+        raise ConfigError([ConfigIssue("", f"not valid TOML: {exc}")], source) from None
+    issues = _check_semantics(config)
+    try:
+        secrets = resolve_secrets(config, os.environ if environ is None else environ)
+    except ConfigError as exc:
+        issues.extend(exc.issues)
+        secrets = {}
+    if issues:
+        raise ConfigError(issues, source)
+    return LoadedConfig(config=config, base_dir=base_dir, source=source, secrets=secrets)
+
+
+def load_config(path: str | Path | None, environ: Mapping[str, str] | None = None) -> LoadedConfig:
+    """Load a runtime.toml; ``None`` means the built-in defaults (embedded everything)."""
+    if path is None:
+        return parse_config("", base_dir=Path.cwd(), source="<defaults>", environ=environ)
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([ConfigIssue("", f"cannot read {file}: {exc.strerror}")], str(file)) from None
+    return parse_config(text, base_dir=file.resolve().parent, source=str(file), environ=environ)

@@ -1,0 +1,75 @@
+"""The hooks a plugin may implement: the whole extension surface of ARTAgent.
+
+A plugin is a module (or object) exposed in the ``artagent`` entry-point group; its functions are
+marked with :data:`hookimpl`. Every hook runs once, at start-up, to register things. Per-call
+work never goes through the plugin manager.
+
+A hook implementation may accept any subset of the arguments its spec lists. ``config`` is always
+that plugin's own decoded ``[plugins.<name>]`` table (the Struct its
+:func:`plugin_config_schema` returned), or ``None`` when it declared no schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import msgspec
+    from prometheus_client import CollectorRegistry
+    from redis.asyncio import Redis
+
+    from artagent.bus.subscribers import Subscription
+    from artagent.events import Event, EventCatalogue
+
+PROJECT = "artagent"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def plugin_config_schema() -> type[msgspec.Struct] | None:  # type: ignore[empty-body]
+    """Return the Struct that decodes this plugin's ``[plugins.<name>]`` table.
+
+    Called first, before any other hook, so the table can be validated (errors name the dotted
+    key, such as ``plugins.analytics.key_prefix``). Return ``None`` when the plugin has no
+    settings; a table written for it is then an error.
+    """
+
+
+@hookspec
+def register_event_types(catalogue: EventCatalogue) -> Iterable[type[Event]]:  # type: ignore[empty-body]
+    """Return the plugin's own event types, added to the catalogue at start-up.
+
+    Each must subclass :class:`artagent.events.Event` with a ``tag`` no other plugin uses; a
+    duplicate tag stops the start-up with an error naming both owners. ``catalogue`` holds what
+    is registered so far, for plugins that want to check.
+    """
+
+
+@hookspec
+def register_subscribers(  # type: ignore[empty-body]
+    config: Any, redis: Redis, metrics: CollectorRegistry, catalogue: EventCatalogue
+) -> Iterable[Subscription]:
+    """Return bus subscriptions: each gets its own consumer group and is run by the runtime.
+
+    Called after the bus is connected. ``redis`` is the runtime's shared async client (for
+    the subscriber's own state); ``metrics`` is the runtime's Prometheus registry, exported at
+    ``/metrics``.
+    """
+
+
+@hookspec
+def register_routes(config: Any, redis: Redis, catalogue: EventCatalogue) -> Iterable[Any]:  # type: ignore[empty-body]
+    """Return Litestar route handlers, controllers or routers to mount on the app.
+
+    Paths are the plugin's to choose; by convention ``/api/v1/<plugin>/...``. Called once when
+    the app is built.
+    """
+
+
+def hook_names() -> list[str]:
+    """Every hook defined here, for documentation and the hook-coverage test."""
+    return [name for name, value in globals().items() if hasattr(value, f"{PROJECT}_spec")]

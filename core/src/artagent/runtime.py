@@ -1,0 +1,123 @@
+"""The Runtime: everything one worker process is made of, built from its configuration.
+
+Nothing here is a module global: a test builds its own Runtime from its own configuration, and
+the app, the CLI and the bus receive the pieces they need from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
+
+from artagent.bus.outbox import Outbox
+from artagent.bus.redis import EmbeddedRedis, async_client, redis_url
+from artagent.bus.subscribers import BusConsumers, Subscription
+from artagent.config import LoadedConfig
+from artagent.events import EventCatalogue
+from artagent.plugins import PluginHost, PluginLoadError
+
+__all__ = ["Runtime"]
+
+log = logging.getLogger(__name__)
+
+
+def default_worker_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Runtime:
+    """One worker: plugins, event catalogue, bus connection, outbox and subscribers.
+
+    Construction loads plugins and decodes their configuration (so errors surface before any
+    server starts); :meth:`start` connects to Redis and starts publishing and consuming.
+    """
+
+    def __init__(self, loaded: LoadedConfig, *, host: PluginHost | None = None, load_entry_points: bool = True) -> None:
+        cfg = loaded.config
+        self.loaded = loaded
+        self.config = cfg
+        self.worker = cfg.runtime.worker_name or default_worker_name()
+        self.registry = CollectorRegistry()
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        self.catalogue = EventCatalogue()
+        self.plugins = host or PluginHost(disabled=cfg.runtime.disable_plugins, strict=cfg.runtime.strict_plugins)
+        if load_entry_points:
+            self.plugins.load_entry_points()
+        self.plugin_configs = self.plugins.decode_configs(cfg.plugins)
+        for owner, event_type in self.plugins.event_types(self.catalogue):
+            self.catalogue.register(event_type, owner=owner)
+
+        self.embedded = EmbeddedRedis(loaded.data_dir) if cfg.bus.redis_url == "embedded" else None
+        self.redis_url = redis_url(loaded)
+        password = loaded.secret("bus.redis_password_env")
+        self.redis = async_client(self.redis_url, password)
+        self.outbox = Outbox(
+            self.redis,
+            self.catalogue,
+            stream=cfg.bus.stream,
+            spill_path=loaded.data_dir / cfg.bus.outbox.spill_file,
+            maxlen=cfg.bus.stream_maxlen,
+            max_queue=cfg.bus.outbox.max_queue,
+            batch_size=cfg.bus.outbox.batch_size,
+            retry_max_s=cfg.bus.outbox.retry_max_s,
+            registry=self.registry,
+        )
+        self.consumers = BusConsumers(
+            url=self.redis_url,
+            password=password,
+            stream=cfg.bus.stream,
+            consumer=self.worker,
+            catalogue=self.catalogue,
+            redis=self.redis,
+            batch=cfg.bus.consume_batch,
+            claim_idle_ms=cfg.bus.claim_idle_ms,
+            dedup_window_s=cfg.bus.dedup_window_s,
+            registry=self.registry,
+        )
+        services: dict[str, Any] = {"redis": self.redis, "metrics": self.registry, "catalogue": self.catalogue}
+        for _, sub in self.plugins.subscribers(self.plugin_configs, **services):
+            if not isinstance(sub, Subscription):
+                raise PluginLoadError(f"register_subscribers returned {sub!r}, not a Subscription")
+            self.consumers.add(sub)
+        self.routes = [item for _, item in self.plugins.routes(self.plugin_configs, **services)]
+        self.checks: dict[str, str] = {"plugins": "ok", "bus": "not connected yet"}
+        self.draining = False
+
+    @property
+    def ready(self) -> bool:
+        return not self.draining and all(v == "ok" for v in self.checks.values())
+
+    async def start(self) -> None:
+        """Connect to Redis (starting the embedded one if configured), then publish and consume."""
+        if self.embedded is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.embedded.start)
+        await self.redis.ping()
+        await self.outbox.start()
+        await self.consumers.start()
+        self.checks["bus"] = "ok"
+        log.info("runtime %s ready: bus at %s, %d plugins", self.worker, self.redis_url, len(self.plugins.plugins))
+
+    async def stop(self) -> None:
+        """Stop consuming, publish what is queued (or spill it), disconnect, stop embedded Redis."""
+        self.draining = True
+        await self.consumers.stop()
+        await self.outbox.close()
+        await self.redis.aclose()
+        if self.embedded is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.embedded.stop)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Runtime]:
+        await self.start()
+        try:
+            yield self
+        finally:
+            await self.stop()

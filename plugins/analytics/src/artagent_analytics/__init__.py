@@ -1,0 +1,1 @@
+"""ARTAgent analytics: per-call and global metrics kept in Redis, fed by the event bus."""
