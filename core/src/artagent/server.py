@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from types import FrameType
 
 import uvicorn
 
@@ -12,6 +13,15 @@ from artagent.config import LoadedConfig
 from artagent.runtime import Runtime
 
 __all__ = ["serve"]
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGTERM/SIGINT after a graceful shutdown, so the process would die
+    "by signal". A drained shutdown is a clean exit for a worker: status 0."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()
 
 
 async def _announce(server: uvicorn.Server) -> None:
@@ -46,6 +56,6 @@ def serve(loaded: LoadedConfig, host: str | None = None, port: int | None = None
         log_level=cfg.logging.level.lower(),
         lifespan="on",
     )
-    server = uvicorn.Server(config)
+    server = _Server(config)
     asyncio.run(_serve(server))
     return 0 if server.started else 1
