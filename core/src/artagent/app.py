@@ -50,7 +50,9 @@ def list_plugins(request: Request[Any, Any, Any]) -> dict[str, Any]:
 def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
     """Prometheus exposition of this worker's metrics."""
     body = generate_latest(_runtime(request).registry)
-    return Response(body, media_type=CONTENT_TYPE_LATEST)
+    # Set as a header: Litestar would append a second "; charset=utf-8" to a text/ media type,
+    # and a Content-Type with a duplicate parameter fails to parse (Prometheus 3 rejects it).
+    return Response(body, media_type=CONTENT_TYPE_LATEST, headers={"content-type": CONTENT_TYPE_LATEST})
 
 
 @get("/asyncapi", sync_to_thread=False, tags=["bus"])

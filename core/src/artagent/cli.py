@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 
 from artagent.config import ConfigError, LoadedConfig, load_config
+from artagent.events import DuplicateEventTypeError
 from artagent.plugins import PluginLoadError
 
 __all__ = ["main"]
@@ -45,9 +46,9 @@ def _setup_logging(level: str) -> None:
 
 # -- serve ---------------------------------------------------------------------------------
 def cmd_serve(args: argparse.Namespace) -> int:
+    loaded = _load(args.config)  # before the heavy imports: a bad file fails fast
     from artagent.server import serve  # noqa: PLC0415 - keeps the other commands light
 
-    loaded = _load(args.config)
     _setup_logging(loaded.config.logging.level)
     return serve(loaded, host=args.host, port=args.port)
 
@@ -75,10 +76,10 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 # -- config check --------------------------------------------------------------------------
 def cmd_config_check(args: argparse.Namespace) -> int:
+    path = _config_path(args.file)
+    loaded = load_config(path)  # before the heavy imports: a bad file fails fast
     from artagent.runtime import Runtime  # noqa: PLC0415
 
-    path = _config_path(args.file)
-    loaded = load_config(path)
     Runtime(loaded)  # decodes every plugin's table too
     print(f"{path or '<defaults>'}: OK")
     return 0
@@ -139,8 +140,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         _print_config_error(exc)
         return 1
-    except PluginLoadError as exc:
+    except (PluginLoadError, DuplicateEventTypeError) as exc:
         print(f"plugin error: {exc}", file=sys.stderr)
+        return 1
+    except RuntimeError as exc:
+        from artagent.bus.redis import EmbeddedRedisError  # noqa: PLC0415 - keeps --help light
+
+        if not isinstance(exc, EmbeddedRedisError):
+            raise
+        print(f"error: {exc}", file=sys.stderr)  # raised while building the runtime: data_dir
         return 1
     return code
 

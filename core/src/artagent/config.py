@@ -139,6 +139,16 @@ class LoadedConfig(msgspec.Struct, frozen=True, kw_only=True):
     def secret(self, path: str) -> str | None:
         return self.secrets.get(path)
 
+    def __repr__(self) -> str:
+        # The generated repr would print every secret value; show only which keys have one.
+        masked = {path: "***" for path in self.secrets}
+        return (
+            f"LoadedConfig(config={self.config!r}, base_dir={self.base_dir!r}, "
+            f"source={self.source!r}, secrets={masked!r})"
+        )
+
+    __str__ = __repr__
+
 
 _AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 _UNKNOWN = re.compile(r"^Object contains unknown field `(?P<field>[^`]+)`$")
@@ -208,6 +218,17 @@ def _check_semantics(config: Config) -> list[ConfigIssue]:
     return issues
 
 
+def _name_plugin_table(issue: ConfigIssue, text: str) -> ConfigIssue:
+    """msgspec writes a dict key as ``[...]``: name the ``plugins`` entry that is not a table."""
+    if not issue.path.startswith("plugins[...]"):
+        return issue
+    plugins = msgspec.toml.decode(text).get("plugins")
+    bad = [name for name, value in plugins.items() if not isinstance(value, dict)]
+    if not bad:
+        return issue
+    return ConfigIssue(issue.path.replace("plugins[...]", f"plugins.{bad[0]}", 1), issue.message)
+
+
 def parse_config(
     text: str,
     *,
@@ -219,7 +240,7 @@ def parse_config(
     try:
         config = msgspec.toml.decode(text, type=Config)
     except msgspec.ValidationError as exc:
-        raise ConfigError([issue_from_validation(exc)], source) from None
+        raise ConfigError([_name_plugin_table(issue_from_validation(exc), text)], source) from None
     except msgspec.DecodeError as exc:
         raise ConfigError([ConfigIssue("", f"not valid TOML: {exc}")], source) from None
     issues = _check_semantics(config)

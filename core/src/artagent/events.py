@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 import msgspec
 from uuid_utils import uuid7
@@ -61,8 +61,8 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
     """Position of the event within its call, increasing from 1 (0: not part of a call sequence)."""
     event_id: str = msgspec.field(default_factory=new_event_id)
     """Unique and time-ordered; consumers deduplicate on it."""
-    occurred_at: dt.datetime = msgspec.field(default_factory=utc_now)
-    """When it happened (UTC)."""
+    occurred_at: Annotated[dt.datetime, msgspec.Meta(tz=True)] = msgspec.field(default_factory=utc_now)
+    """When it happened, with its UTC offset (the runtime always writes UTC)."""
 
     @classmethod
     def type_tag(cls) -> str:
@@ -232,6 +232,11 @@ class EventCatalogue:
         if not (isinstance(event_type, type) and issubclass(event_type, Event)):
             raise TypeError(f"{owner}: {event_type!r} is not a subclass of artagent.events.Event")
         tag = event_type.type_tag()
+        if event_type is Event or tag == event_type.__name__:
+            raise TypeError(
+                f"{owner}: {event_type.__qualname__} needs an explicit snake_case tag, "
+                "e.g. class PolicyLookedUp(Event, frozen=True, kw_only=True, tag='policy_looked_up')"
+            )
         existing = self._types.get(tag)
         if existing is not None and existing is not event_type:
             raise DuplicateEventTypeError(

@@ -6,12 +6,14 @@ work never goes through the plugin manager.
 
 A hook implementation may accept any subset of the arguments its spec lists. ``config`` is always
 that plugin's own decoded ``[plugins.<name>]`` table (the Struct its
-:func:`plugin_config_schema` returned), or ``None`` when it declared no schema.
+:func:`plugin_config_schema` returned), or ``None`` when it declared no schema. ``secrets``
+maps each ``*_env`` key of that table (its path inside the table, such as ``api_key_env``) to
+the value of the environment variable it names; secrets never come from the file itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -30,7 +32,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def plugin_config_schema() -> type[msgspec.Struct] | None:  # type: ignore[empty-body]
+def plugin_config_schema() -> type[msgspec.Struct] | None:
     """Return the Struct that decodes this plugin's ``[plugins.<name>]`` table.
 
     Called first, before any other hook, so the table can be validated (errors name the dotted
@@ -51,22 +53,27 @@ def register_event_types(catalogue: EventCatalogue) -> Iterable[type[Event]]:  #
 
 @hookspec
 def register_subscribers(  # type: ignore[empty-body]
-    config: Any, redis: Redis, metrics: CollectorRegistry, catalogue: EventCatalogue
+    config: Any, secrets: Mapping[str, str], redis: Redis, metrics: CollectorRegistry, catalogue: EventCatalogue
 ) -> Iterable[Subscription]:
     """Return bus subscriptions: each gets its own consumer group and is run by the runtime.
 
-    Called after the bus is connected. ``redis`` is the runtime's shared async client (for
-    the subscriber's own state); ``metrics`` is the runtime's Prometheus registry, exported at
+    Called once while the runtime is built, before Redis is connected (also by ``artagent
+    plugins`` and ``config check``): build objects here, do no I/O. The runtime starts the
+    subscriptions once the bus is up. ``redis`` is the runtime's shared async client (for the
+    subscriber's own state); ``metrics`` is the runtime's Prometheus registry, exported at
     ``/metrics``.
     """
 
 
 @hookspec
-def register_routes(config: Any, redis: Redis, catalogue: EventCatalogue) -> Iterable[Any]:  # type: ignore[empty-body]
+def register_routes(  # type: ignore[empty-body]
+    config: Any, secrets: Mapping[str, str], redis: Redis, catalogue: EventCatalogue
+) -> Iterable[Any]:
     """Return Litestar route handlers, controllers or routers to mount on the app.
 
-    Paths are the plugin's to choose; by convention ``/api/v1/<plugin>/...``. Called once when
-    the app is built.
+    Paths are the plugin's to choose; by convention ``/api/v1/<plugin>/...``. Called once while
+    the runtime is built, before Redis is connected: handlers use ``redis`` only when requests
+    arrive.
     """
 
 

@@ -65,6 +65,7 @@ class PluginHost:
         self.strict = strict
         self.plugins: dict[str, PluginInfo] = {}
         self.failures: list[PluginFailure] = []
+        self._secrets: dict[str, dict[str, str]] = {}
 
     # -- loading -------------------------------------------------------------------------
     def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> None:
@@ -92,6 +93,12 @@ class PluginHost:
         except Exception as exc:  # noqa: BLE001 - pluggy validation errors name the bad hook
             self._fail(name, distribution, f"invalid plugin: {exc}")
             return
+        unknown = sorted(c.name for c in self.pm.get_hookcallers(obj) or () if not c.has_spec())
+        if unknown:
+            self.pm.unregister(obj)
+            known = ", ".join(hookspecs.hook_names())
+            self._fail(name, distribution, f"unknown hook(s) {', '.join(unknown)} (known: {known})")
+            return
         self.plugins[name] = PluginInfo(
             name=name, distribution=distribution, version=version, module=_describe(obj)
         )
@@ -104,7 +111,9 @@ class PluginHost:
             raise PluginLoadError(f"plugin {name}: {error}")
 
     # -- configuration -------------------------------------------------------------------
-    def decode_configs(self, tables: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    def decode_configs(
+        self, tables: Mapping[str, Mapping[str, Any]], secrets: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
         """Decode each ``[plugins.<name>]`` table with its plugin's schema.
 
         Raises :class:`ConfigError` naming every bad key, a table for a plugin that takes no
@@ -131,6 +140,10 @@ class PluginHost:
                 issues.append(ConfigIssue(f"plugins.{name}", "no plugin of this name is installed"))
         if issues:
             raise ConfigError(issues)
+        for path, value in (secrets or {}).items():
+            _, name, key = path.split(".", 2) if path.startswith("plugins.") else ("", "", path)
+            if name:
+                self._secrets.setdefault(name, {})[key] = value
         return configs
 
     # -- typed hook calls ----------------------------------------------------------------
@@ -162,9 +175,11 @@ class PluginHost:
         results: dict[str, Any] = {}
         for impl in reversed(getattr(self.pm.hook, hook).get_hookimpls()):
             name = impl.plugin_name
-            kwargs = {a: services[a] for a in impl.argnames if a != "config"}
+            kwargs = {a: services[a] for a in impl.argnames if a not in ("config", "secrets")}
             if "config" in impl.argnames:
                 kwargs["config"] = (configs or {}).get(name)
+            if "secrets" in impl.argnames:
+                kwargs["secrets"] = dict(self._secrets.get(name, {}))
             try:
                 results[name] = impl.function(**kwargs)
             except Exception as exc:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from litestar import Router, get
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 
 from artagent_analytics.store import AnalyticsStore, CallAnalytics, Summary
 
 
 def analytics_router(store: AnalyticsStore) -> Router:
     @get("/calls/{call_id:str}")
-    async def call_analytics(call_id: str) -> CallAnalytics:
+    async def call_analytics(call_id: FromPath[str]) -> CallAnalytics:
         """Counters and latency of one call; 404 when the call is unknown (or expired)."""
         found = await store.call(call_id)
         if found is None:
