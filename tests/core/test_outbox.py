@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _bus import STREAM, Collector, assert_per_call_order, pending_count, spill_rows, wait_until
@@ -29,10 +30,10 @@ from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
 
-def _outbox(redis: Redis, spill: Path, registry: CollectorRegistry | None = None, **kw: object) -> Outbox:
+def _outbox(redis: Redis, spill: Path, registry: CollectorRegistry | None = None, **kw: Any) -> Outbox:
     return Outbox(
         redis, EventCatalogue(), stream=STREAM, spill_path=spill, retry_max_s=0.1,
-        registry=registry or CollectorRegistry(), **kw,  # type: ignore[arg-type]
+        registry=registry or CollectorRegistry(), **kw,
     )  # fmt: skip
 
 
@@ -57,7 +58,8 @@ async def test_publish_returns_at_once_and_never_raises_while_redis_is_down(data
     for i in range(2_000):
         call.emit(TranscriptionReceived, text=f"words {i}")
     elapsed = time.monotonic() - started
-    # Nothing awaited Redis: two thousand publishes cost no more than queueing them.
+    # Nothing awaited Redis (the publisher has not even had a turn): publishing is queueing.
+    assert outbox.depth == 2_000 and spill_rows(outbox.spill.path) == 0
     assert elapsed < 1.0
     await wait_until(lambda: spill_rows(outbox.spill.path) == 2_000, what="every event in the spill file")
     assert outbox.connected is False
@@ -134,9 +136,11 @@ async def test_events_spilled_by_a_closed_outbox_are_replayed_first_by_the_next(
     await second.start()
     assert second.depth >= 300
     # The same call goes on in the new process: its new events must land after the old ones.
-    call2 = second.for_call("call-crossing")
-    call2._seq = 300  # the call's sequence continues where the first process stopped
-    after = [call2.emit(TranscriptionReceived, text=f"after {i}") for i in range(100)]
+    after = [
+        TranscriptionReceived(call_id="call-crossing", seq=301 + i, text=f"after {i}") for i in range(100)
+    ]
+    for event in after:
+        second.publish(event)
     assert await second.flush(timeout=10)
     stream = await _stream_events(redis)
     assert [e["event_id"] for e in stream] == [e.event_id for e in before + after]
@@ -164,6 +168,16 @@ async def test_overflow_moves_the_oldest_events_to_the_spill_file_and_keeps_orde
     assert [e["event_id"] for e in stream] == [e.event_id for e in published]
     assert spill_rows(outbox.spill.path) == 0
     await outbox.close()
+
+
+async def test_close_publishes_what_is_queued_when_redis_is_up(data_dir: Path, redis: Redis) -> None:
+    outbox = _outbox(redis, data_dir / "spill.sqlite3")
+    await outbox.start()
+    call = outbox.for_call("call-short")
+    published = [call.emit(TranscriptionReceived, text=f"{i}") for i in range(50)]
+    await outbox.close()  # straight away: the publisher has not had a turn yet
+    assert [e["event_id"] for e in await _stream_events(redis)] == [e.event_id for e in published]
+    assert spill_rows(outbox.spill.path) == 0
 
 
 CALLS, PER_CALL = 20, 200
@@ -234,16 +248,6 @@ async def _settled(redis: Redis, group: str) -> bool:
     info = {g["name"].decode(): g for g in await redis.xinfo_groups(STREAM)}
     last = (await redis.xinfo_stream(STREAM))["last-generated-id"]
     return await pending_count(redis, group) == 0 and info[group]["last-delivered-id"] == last
-
-
-async def test_close_publishes_what_is_queued_when_redis_is_up(data_dir: Path, redis: Redis) -> None:
-    outbox = _outbox(redis, data_dir / "spill.sqlite3")
-    await outbox.start()
-    call = outbox.for_call("call-short")
-    published = [call.emit(TranscriptionReceived, text=f"{i}") for i in range(50)]
-    await outbox.close()  # straight away: the publisher has not had a turn yet
-    assert [e["event_id"] for e in await _stream_events(redis)] == [e.event_id for e in published]
-    assert spill_rows(outbox.spill.path) == 0
 
 
 async def _pad_append_only_file(redis: Redis, entries: int = 60_000) -> None:

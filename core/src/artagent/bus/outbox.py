@@ -129,6 +129,8 @@ class Outbox:
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-spill")
         self._task: asyncio.Task[None] | None = None
         self.connected = False
+        self._down = False
+        """The last write to Redis failed (unlike ``connected``, False before the first write)."""
         self._metrics = _Metrics(registry)
         self._metrics.depth.set_function(lambda: len(self._queue))
         self._metrics.spill_depth.set_function(lambda: self._spilled)
@@ -156,11 +158,12 @@ class Outbox:
             log.info("outbox: %d spilled events from an earlier run will be replayed", self._spilled)
         self._task = asyncio.create_task(self._run(), name="outbox-publisher")
 
-    async def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until every queued event is on the bus; False if ``timeout`` passed first."""
+    async def flush(self, timeout: float = 10.0, *, while_reachable: bool = False) -> bool:
+        """Wait until every queued event is on the bus; False if ``timeout`` passed first (or,
+        with ``while_reachable``, as soon as a write to Redis fails)."""
         deadline = time.monotonic() + timeout
         while self.depth:
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or (while_reachable and self._down):
                 return False
             self._wakeup.set()
             await asyncio.sleep(0.005)
@@ -170,11 +173,15 @@ class Outbox:
         """Publish what is queued (or spill it when Redis is away), then stop."""
         if self._task is None:
             return
-        if self.connected:
-            await self.flush(timeout)
+        if not self._down:
+            await self.flush(timeout, while_reachable=True)
+        # The publisher stops between steps, never halfway through moving events to the spill
+        # file (cancelling it there would drop them); it is cancelled only if a step hangs.
         self._closing = True
         self._wakeup.set()
-        self._task.cancel()
+        done, _ = await asyncio.wait({self._task}, timeout=timeout)
+        if not done:
+            self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
@@ -187,12 +194,17 @@ class Outbox:
     # -- the publisher -------------------------------------------------------------------
     async def _run(self) -> None:
         backoff = 0.05
-        while True:
+        while not self._closing:
             if not self._queue and not self._spilled:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
             try:
+                if self._down:
+                    # A restarted Redis answers LOADING until its data is back, and a batch sent
+                    # while it finishes loading is half refused, half written: its tail would
+                    # land before its head. PING is refused the same way, so it goes first.
+                    await self.redis.ping()
                 if self._spilled:
                     await self._replay_spill()
                 else:
@@ -200,18 +212,29 @@ class Outbox:
                 if len(self._queue) > self.max_queue:
                     await self._spill_memory(len(self._queue) - self.max_queue // 2)
                 self.connected = True
+                self._down = False
                 backoff = 0.05
             except (RedisError, OSError) as exc:
-                if self.connected:
+                if not self._down:
                     log.warning("outbox: Redis unreachable (%s); spilling to %s", exc, self.spill.path)
                 self.connected = False
+                self._down = True
                 await self._spill_memory()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.retry_max_s)
 
     def _rows(self, events: Sequence[Event]) -> list[Row]:
+        """Encode events for the wire; one that cannot be encoded is dropped and logged, so a
+        bad field in one call's event never stops the publisher for every call."""
         encode = self.catalogue.encode
-        return [(e.type_tag(), e.call_id, e.event_id, encode(e)) for e in events]
+        rows: list[Row] = []
+        for e in events:
+            try:
+                rows.append((e.type_tag(), e.call_id, e.event_id, encode(e)))
+            except Exception as exc:  # msgspec raises TypeError, ValueError, OverflowError, ...
+                log.error("outbox: dropped %s %s of call %s: not encodable as JSON: %s",
+                          e.type_tag(), e.event_id, e.call_id, exc)  # fmt: skip
+        return rows
 
     async def _xadd(self, rows: Sequence[Row]) -> None:
         pipe = self.redis.pipeline(transaction=False)

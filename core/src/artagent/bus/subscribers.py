@@ -9,9 +9,11 @@ before the handler sees them.
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -19,7 +21,7 @@ import msgspec
 from faststream.redis import RedisBroker, StreamSub
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from artagent.bus.wire import entry_payload
 from artagent.events import Event, EventCatalogue
@@ -28,6 +30,10 @@ __all__ = ["BusConsumers", "Deduplicator", "Subscription"]
 
 log = logging.getLogger(__name__)
 Handler = Callable[[list[Event]], Awaitable[None]]
+Entry = tuple[bytes, Event | None]
+"""A stream entry id and its event (``None``: no registered event type decodes it)."""
+_READER_PAUSE_S = 2.0
+"""A gap between batches longer than this may hide a failed read (FastStream waits 5 s after one)."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,8 @@ class Deduplicator:
         self.redis = redis
         self.window_s = window_s
         self.prefix = f"{prefix}:{group}"
+        self._unrecorded: dict[str, Event] = {}
+        """Handled, but Redis went away before they were recorded: still seen, recorded next time."""
 
     def _by_bucket(self, events: Sequence[Event]) -> dict[str, list[str]]:
         buckets: dict[str, list[str]] = {}
@@ -79,7 +87,8 @@ class Deduplicator:
         """The events not handled before, each once, in their original order."""
         unique: dict[str, Event] = {}
         for e in events:
-            unique.setdefault(e.event_id, e)
+            if e.event_id not in self._unrecorded:
+                unique.setdefault(e.event_id, e)
         if not unique:
             return []
         buckets = self._by_bucket(list(unique.values()))
@@ -92,13 +101,20 @@ class Deduplicator:
         return [e for i, e in unique.items() if i not in seen]
 
     async def mark(self, events: Sequence[Event]) -> None:
-        if not events:
+        """Record handled events (and any whose recording failed before); raises if Redis is away."""
+        todo = [*self._unrecorded.values(), *events]
+        if not todo:
             return
         pipe = self.redis.pipeline(transaction=False)
-        for key, ids in self._by_bucket(events).items():
+        for key, ids in self._by_bucket(todo).items():
             pipe.sadd(key, *ids)
             pipe.expire(key, self.window_s + 60)
-        await pipe.execute()
+        try:
+            await pipe.execute()
+        except BaseException:
+            self._unrecorded.update((e.event_id, e) for e in events)
+            raise
+        self._unrecorded.clear()
 
 
 class _ConsumerMetrics:
@@ -169,8 +185,7 @@ class BusConsumers:
         if any(s.group == sub.group for s in self.subscriptions):
             raise ValueError(f"two subscribers use the consumer group {sub.group!r}")
         self.subscriptions.append(sub)
-        handle = self._handler(sub)
-        decoder = self._decoder(sub.group)
+        delivery = _GroupDelivery(self, sub)
         reader = StreamSub(
             self.stream, group=sub.group, consumer=self.consumer, batch=True,
             max_records=self.batch, polling_interval=1000,
@@ -179,51 +194,18 @@ class BusConsumers:
             self.stream, group=sub.group, consumer=self.consumer,
             min_idle_time=self.claim_idle_ms, polling_interval=max(1000, self.claim_idle_ms // 4),
         )  # fmt: skip
-        title = f"{sub.group}"
-        self.broker.subscriber(stream=reader, decoder=decoder, title=title, description=sub.description)(handle)
-        self.broker.subscriber(stream=reclaimer, decoder=decoder, title=f"{title}:reclaim")(handle)
+        name = sub.group.replace("-", "_").replace(":", "_")
 
-    def _decoder(self, group: str) -> Callable[..., Awaitable[list[tuple[bytes, Event]]]]:
-        decode = self.catalogue.decode
-        undecodable = self._metrics.undecodable.labels(group)
+        async def read(body: list[Any]) -> None:
+            await delivery.read(body)
 
-        async def decoder(msg: Any, _original: Any) -> list[tuple[bytes, Event]]:
-            raw = msg.raw_message
-            entries = raw["data"] if isinstance(raw["data"], list) else [raw["data"]]
-            out: list[tuple[bytes, Event]] = []
-            for entry_id, fields in zip(raw["message_ids"], entries, strict=True):
-                payload = entry_payload(fields)
-                try:
-                    if payload is None:
-                        raise msgspec.DecodeError("no 'event' field")
-                    out.append((entry_id, decode(payload)))
-                except msgspec.MsgspecError as exc:
-                    undecodable.inc()
-                    log.warning("bus: entry %s skipped by %s: %s", entry_id.decode(), group, exc)
-            return out
+        async def reclaim(body: list[Any]) -> None:
+            await delivery.reclaim(body)
 
-        return decoder
-
-    def _handler(self, sub: Subscription) -> Callable[[list[Any]], Awaitable[None]]:
-        dedup = Deduplicator(self.redis, sub.group, self.dedup_window_s)
-        consumed = self._metrics.consumed.labels(sub.group)
-        duplicates = self._metrics.duplicates.labels(sub.group)
-        lag = self._metrics.lag.labels(sub.group)
-
-        async def handle(body: list[Any]) -> None:
-            now_ms = time.time() * 1000
-            for entry_id, _ in body:
-                lag.observe(max(0.0, now_ms - int(entry_id.split(b"-")[0])) / 1000)
-            events = [e for _, e in body if sub.types is None or e.type_tag() in sub.types]
-            fresh = await dedup.unseen(events)
-            duplicates.inc(len(events) - len(fresh))
-            if fresh:
-                await sub.handler(fresh)
-                await dedup.mark(fresh)
-                consumed.inc(len(fresh))
-
-        handle.__name__ = sub.group.replace("-", "_").replace(":", "_")
-        return handle
+        read.__name__ = reclaim.__name__ = name
+        decoder, broker = delivery.faststream_decoder, self.broker
+        broker.subscriber(stream=reader, decoder=decoder, title=sub.group, description=sub.description)(read)
+        broker.subscriber(stream=reclaimer, decoder=decoder, title=f"{sub.group}:reclaim")(reclaim)
 
     async def _create_groups(self) -> None:
         for sub in self.subscriptions:
@@ -246,7 +228,7 @@ class BusConsumers:
 
     def asyncapi(self, events_schema: dict[str, Any]) -> dict[str, Any]:
         """The AsyncAPI 3.0 document of the bus, with every payload typed as an event."""
-        from faststream.specification import AsyncAPI  # noqa: PLC0415 - only for /asyncapi
+        from faststream.specification import AsyncAPI
 
         spec = AsyncAPI(
             self.broker, title="ARTAgent event bus", version="1", schema_version="3.0.0"
@@ -261,3 +243,104 @@ class BusConsumers:
         for message in doc["components"].get("messages", {}).values():
             message["payload"] = {"$ref": "#/components/schemas/Event"}
         return doc
+
+
+class _GroupDelivery:
+    """How one consumer group of this process hands batches to its handler.
+
+    The group's reader (XREADGROUP) and reclaimer (XAUTOCLAIM) run in separate tasks; they take
+    turns on a lock, so the handler gets one batch at a time and never the same event twice at
+    once. When this consumer may hold entries it was given and never acknowledged (at start,
+    after a batch failed on a Redis error, after a pause in reading, and whenever XAUTOCLAIM
+    reclaims something), those are handed over first, oldest first, so a call's events keep
+    their order across a Redis restart.
+    """
+
+    def __init__(self, bus: BusConsumers, sub: Subscription) -> None:
+        self.sub = sub
+        self.bus = bus
+        self.lock = asyncio.Lock()
+        self.recover = True
+        self.last_read = time.monotonic()
+        self.dedup = Deduplicator(bus.redis, sub.group, bus.dedup_window_s)
+        metrics = bus._metrics
+        self.consumed = metrics.consumed.labels(sub.group)
+        self.duplicates = metrics.duplicates.labels(sub.group)
+        self.undecodable = metrics.undecodable.labels(sub.group)
+        self.lag = metrics.lag.labels(sub.group)
+
+    def decode(self, entries: Iterable[tuple[bytes, Mapping[bytes, bytes] | None]]) -> list[Entry]:
+        """Decode stream entries; one no event type decodes becomes ``None``, counted, not fatal."""
+        out: list[Entry] = []
+        for entry_id, fields in entries:
+            payload = entry_payload(fields) if fields else None
+            try:
+                if payload is None:
+                    raise msgspec.DecodeError("no 'event' field")
+                out.append((entry_id, self.bus.catalogue.decode(payload)))
+            except msgspec.MsgspecError as exc:
+                self.undecodable.inc()
+                log.warning("bus: entry %s skipped by %s: %s", entry_id.decode(), self.sub.group, exc)
+                out.append((entry_id, None))
+        return out
+
+    async def faststream_decoder(self, msg: Any, _original: Any) -> list[Entry]:
+        raw = msg.raw_message
+        entries = raw["data"] if isinstance(raw["data"], list) else [raw["data"]]
+        return self.decode(zip(raw["message_ids"], entries, strict=True))
+
+    async def read(self, body: list[Entry]) -> None:
+        async with self.lock:
+            # FastStream keeps read errors to itself, but pauses the reader after one; a read whose
+            # reply was lost (Redis stopped right after answering) left entries pending to us.
+            paused = time.monotonic() - self.last_read > _READER_PAUSE_S
+            if self.recover or paused:
+                await self._recover(until={entry_id for entry_id, _ in body})
+            await self._deliver(body)
+            self.last_read = time.monotonic()
+
+    async def reclaim(self, body: list[Entry]) -> None:
+        # XAUTOCLAIM hands entries over one at a time, from wherever its cursor stopped; this
+        # consumer may hold older ones, so everything it holds goes first, oldest first.
+        async with self.lock:
+            await self._recover(until=set())
+            await self._deliver(body)
+
+    async def _deliver(self, body: list[Entry]) -> None:
+        now_ms = time.time() * 1000
+        for entry_id, _ in body:
+            self.lag.observe(max(0.0, now_ms - int(entry_id.split(b"-")[0])) / 1000)
+        types = self.sub.types
+        events = [e for _, e in body if e is not None and (types is None or e.type_tag() in types)]
+        try:
+            fresh = await self.dedup.unseen(events)
+            self.duplicates.inc(len(events) - len(fresh))
+            if fresh:
+                await self.sub.handler(fresh)
+                await self.dedup.mark(fresh)
+                self.consumed.inc(len(fresh))
+        except (RedisError, OSError):
+            self.recover = True
+            raise
+
+    async def _recover(self, until: set[bytes]) -> None:
+        """Deliver and acknowledge this consumer's pending entries, up to the first in ``until``."""
+        bus, group = self.bus, self.sub.group
+        start: bytes = b"0"
+        while True:
+            reply = await bus.redis.xreadgroup(group, bus.consumer, {bus.stream: start}, count=bus.batch)
+            entries = _stream_entries(reply)
+            older = list(itertools.takewhile(lambda entry: entry[0] not in until, entries))
+            if older:
+                log.info("bus: %s hands over %d entries it had not acknowledged", group, len(older))
+                await self._deliver(self.decode(older))
+                await bus.redis.xack(bus.stream, group, *[entry_id for entry_id, _ in older])
+            if len(older) < len(entries) or len(entries) < bus.batch:
+                break
+            start = entries[-1][0]
+        self.recover = False
+
+
+def _stream_entries(reply: Any) -> list[tuple[bytes, Mapping[bytes, bytes] | None]]:
+    """The entries of a one-stream XREADGROUP reply (RESP2: ``[[stream, [(id, fields), ...]]]``)."""
+    return [(entry_id, fields) for entry_id, fields in reply[0][1] if entry_id is not None] if reply else []
