@@ -223,12 +223,6 @@ async def test_asyncapi_documents_every_event_type(client: httpx.AsyncClient, ru
     assert channels == {runtime.config.bus.stream}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bus/subscribers.py BusConsumers.asyncapi() rewrites '#/$defs/' to '#/components/schemas/' "
-    "in the Event union only, not inside the copied definitions: AgentResponseGenerated.latency "
-    "still points at '#/$defs/TurnLatency'. Remove this mark once that is fixed.",
-)
 async def test_asyncapi_references_all_resolve(client: httpx.AsyncClient) -> None:
     doc = (await client.get("/asyncapi")).json()
     unresolved = []

@@ -80,7 +80,7 @@ class BusConfig(_Section):
     """Redis Stream that carries every event."""
     stream_maxlen: Positive = 1_000_000
     """Approximate cap on the stream's length; the oldest entries are trimmed past it."""
-    consume_batch: Positive = 256
+    consume_batch: Positive = 1024
     """Entries a subscriber reads in one XREADGROUP."""
     claim_idle_ms: Positive = 30_000
     """Entries pending this long (a crashed consumer's) are reclaimed with XAUTOCLAIM."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 from types import FrameType
 
@@ -49,6 +50,9 @@ def serve(loaded: LoadedConfig, host: str | None = None, port: int | None = None
     cfg = loaded.config
     runtime = Runtime(loaded)
     app = create_app(runtime)
+    # Everything imported and built so far lives as long as the process: move it out of the
+    # collector's reach so full collections stay short (they pause the event loop).
+    gc.freeze()
     config = uvicorn.Config(
         app,
         host=host or cfg.server.host,

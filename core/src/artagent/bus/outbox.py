@@ -27,7 +27,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from artagent.bus.wire import entry_fields
+from artagent.bus.wire import WIRE_VERSION, XADD_BATCH_LUA
 from artagent.events import Event, EventCatalogue
 
 __all__ = ["CallEmitter", "Outbox", "SpillStore"]
@@ -131,6 +131,7 @@ class Outbox:
         self.connected = False
         self._down = False
         """The last write to Redis failed (unlike ``connected``, False before the first write)."""
+        self._xadd_script = redis.register_script(XADD_BATCH_LUA)
         self._metrics = _Metrics(registry)
         self._metrics.depth.set_function(lambda: len(self._queue))
         self._metrics.spill_depth.set_function(lambda: self._spilled)
@@ -237,10 +238,12 @@ class Outbox:
         return rows
 
     async def _xadd(self, rows: Sequence[Row]) -> None:
-        pipe = self.redis.pipeline(transaction=False)
+        """One round trip per batch: a script that XADDs every row (atomic, so a batch is never
+        half written, and far cheaper to send than a pipeline of separate commands)."""
+        args: list[Any] = [self.maxlen, WIRE_VERSION]
         for row in rows:
-            pipe.xadd(self.stream, entry_fields(*row), maxlen=self.maxlen, approximate=True)  # type: ignore[arg-type]
-        await pipe.execute()
+            args.extend(row)
+        await self._xadd_script(keys=[self.stream], args=args)
         self._metrics.published.inc(len(rows))
 
     async def _send_from_memory(self) -> None:

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import msgspec
+from faststream.message import StreamMessage
 from faststream.redis import RedisBroker, StreamSub
+from faststream.redis.message import RedisBatchStreamMessage, RedisStreamMessage
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
@@ -76,6 +78,8 @@ class Deduplicator:
         self.prefix = f"{prefix}:{group}"
         self._unrecorded: dict[str, Event] = {}
         """Handled, but Redis went away before they were recorded: still seen, recorded next time."""
+        self._expiry_set: dict[str, float] = {}
+        """When this process last set each bucket's TTL (monotonic seconds)."""
 
     def _by_bucket(self, events: Sequence[Event]) -> dict[str, list[str]]:
         buckets: dict[str, list[str]] = {}
@@ -92,11 +96,16 @@ class Deduplicator:
         if not unique:
             return []
         buckets = self._by_bucket(list(unique.values()))
-        pipe = self.redis.pipeline(transaction=False)
-        for key, ids in buckets.items():
-            pipe.smismember(key, ids)
+        if len(buckets) == 1:  # the usual case: one round trip, no pipeline overhead
+            ((key, ids),) = buckets.items()
+            replies = [await self.redis.smismember(key, ids)]  # type: ignore[misc]
+        else:
+            pipe = self.redis.pipeline(transaction=False)
+            for key, ids in buckets.items():
+                pipe.smismember(key, ids)
+            replies = await pipe.execute()
         seen: set[str] = set()
-        for (_, ids), flags in zip(buckets.items(), await pipe.execute(), strict=True):
+        for ids, flags in zip(buckets.values(), replies, strict=True):
             seen.update(i for i, flag in zip(ids, flags, strict=True) if flag)
         return [e for i, e in unique.items() if i not in seen]
 
@@ -106,9 +115,14 @@ class Deduplicator:
         if not todo:
             return
         pipe = self.redis.pipeline(transaction=False)
+        now = time.monotonic()
         for key, ids in self._by_bucket(todo).items():
             pipe.sadd(key, *ids)
-            pipe.expire(key, self.window_s + 60)
+            if now - self._expiry_set.get(key, -1e9) > 60:  # a bucket's TTL is set about once a minute
+                pipe.expire(key, self.window_s + 60)
+                self._expiry_set[key] = now
+        if len(self._expiry_set) > 4 * (self.window_s // 60 + 2):
+            self._expiry_set = {k: t for k, t in self._expiry_set.items() if now - t <= 60}
         try:
             await pipe.execute()
         except BaseException:
@@ -131,7 +145,7 @@ class _ConsumerMetrics:
         )
         self.lag = Histogram(
             "artagent_bus_lag_seconds",
-            "Time from an event entering the stream to its handler being called",
+            "Time from an entry entering the stream to its batch being handled (oldest entry per batch)",
             ["group"],
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             **kw,
@@ -150,7 +164,7 @@ class BusConsumers:
         consumer: str,
         catalogue: EventCatalogue,
         redis: Redis,
-        batch: int = 256,
+        batch: int = 1024,
         claim_idle_ms: int = 30_000,
         dedup_window_s: int = 3_600,
         registry: CollectorRegistry | None = None,
@@ -203,9 +217,10 @@ class BusConsumers:
             await delivery.reclaim(body)
 
         read.__name__ = reclaim.__name__ = name
-        decoder, broker = delivery.faststream_decoder, self.broker
-        broker.subscriber(stream=reader, decoder=decoder, title=sub.group, description=sub.description)(read)
-        broker.subscriber(stream=reclaimer, decoder=decoder, title=f"{sub.group}:reclaim")(reclaim)
+        codec: dict[str, Any] = {"parser": delivery.faststream_parser, "decoder": delivery.faststream_decoder}
+        broker = self.broker
+        broker.subscriber(stream=reader, title=sub.group, description=sub.description, **codec)(read)
+        broker.subscriber(stream=reclaimer, title=f"{sub.group}:reclaim", **codec)(reclaim)
 
     async def _create_groups(self) -> None:
         for sub in self.subscriptions:
@@ -235,13 +250,14 @@ class BusConsumers:
         ).to_specification()
         doc: dict[str, Any] = spec.to_jsonable()
         schemas = doc.setdefault("components", {}).setdefault("schemas", {})
-        defs = events_schema.get("$defs", {})
-        schemas.update(defs)
-        union = {k: v for k, v in events_schema.items() if k not in ("$defs", "$schema")}
-        union_json = msgspec.json.encode(union).replace(b"#/$defs/", b"#/components/schemas/")
-        schemas["Event"] = msgspec.json.decode(union_json)
+        rewritten = msgspec.json.encode(events_schema).replace(b"#/$defs/", b"#/components/schemas/")
+        events = msgspec.json.decode(rewritten)
         for message in doc["components"].get("messages", {}).values():
+            schemas.pop(message.get("payload", {}).get("$ref", "").rsplit("/", 1)[-1], None)
             message["payload"] = {"$ref": "#/components/schemas/Event"}
+        schemas.update(events.pop("$defs", {}))
+        events.pop("$schema", None)
+        schemas["Event"] = events
         return doc
 
 
@@ -284,6 +300,13 @@ class _GroupDelivery:
                 out.append((entry_id, None))
         return out
 
+    async def faststream_parser(self, msg: Any, _original: Any) -> StreamMessage[Any]:
+        """Wrap the raw entries without FastStream's own body parsing: the decoder reads them."""
+        ids = msg["message_ids"]
+        ref = ids[0].decode() if ids else ""
+        cls = RedisBatchStreamMessage if isinstance(msg["data"], list) else RedisStreamMessage
+        return cls(msg, b"", consumer=self.bus.redis, group=self.sub.group, message_id=ref, correlation_id=ref)
+
     async def faststream_decoder(self, msg: Any, _original: Any) -> list[Entry]:
         raw = msg.raw_message
         entries = raw["data"] if isinstance(raw["data"], list) else [raw["data"]]
@@ -307,9 +330,8 @@ class _GroupDelivery:
             await self._deliver(body)
 
     async def _deliver(self, body: list[Entry]) -> None:
-        now_ms = time.time() * 1000
-        for entry_id, _ in body:
-            self.lag.observe(max(0.0, now_ms - int(entry_id.split(b"-")[0])) / 1000)
+        if body:  # once per batch: the oldest entry's wait is the batch's lag
+            self.lag.observe(max(0.0, time.time() * 1000 - int(body[0][0].split(b"-")[0])) / 1000)
         types = self.sub.types
         events = [e for _, e in body if e is not None and (types is None or e.type_tag() in types)]
         try:
