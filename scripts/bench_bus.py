@@ -4,8 +4,8 @@ One process, one event loop, like a worker: the real ``Outbox`` publishes to a R
 private embedded Redis (Unix socket, append-only file on, as ``redis_url = "embedded"`` runs it)
 and the real ``BusConsumers`` reads it back in a consumer group and hands every batch to a
 ``Subscription`` handler, with deduplication by event id and acknowledgement as in production.
-Bus settings are runtime.toml's defaults (``BusConfig()``: 256 entries per XREADGROUP, 512 XADDs
-per outbox round trip); redis-server has the machine's other core.
+Bus settings are runtime.toml's defaults (``BusConfig()``: 1024 entries per XREADGROUP, 512 events
+per outbox round trip, written by one Lua script; hiredis parses replies); redis-server has the machine's other core.
 
 About a hundred calls each stamp their events through a ``CallEmitter``: partial and final
 transcriptions and agent responses with a per-turn latency breakdown. The publisher yields to

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import msgspec
 import msgspec.inspect as mi
-
 from artagent.events import Event, EventCatalogue, new_event_id, utc_now
 from artagent.plugins import PluginHost
 

@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
-
 from artagent.bus.redis import EmbeddedRedis
 from artagent.config import LoadedConfig, parse_config
 

@@ -11,9 +11,6 @@ from typing import Any, Literal
 import httpx
 import pytest
 import uvicorn
-from litestar import Litestar
-from prometheus_client.parser import text_string_to_metric_families
-
 from artagent import __version__
 from artagent.app import create_app
 from artagent.bus.redis import EmbeddedRedis
@@ -22,6 +19,8 @@ from artagent.events import CallStarted, Event, SpeechStarted
 from artagent.hookspecs import hookimpl
 from artagent.plugins import PluginHost
 from artagent.runtime import Runtime
+from litestar import Litestar
+from prometheus_client.parser import text_string_to_metric_families
 
 MakeConfig = Callable[..., LoadedConfig]
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import msgspec
 import pytest
-
 from artagent.config import (
     BusConfig,
     Config,

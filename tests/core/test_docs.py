@@ -20,7 +20,6 @@ import msgspec
 import msgspec.inspect as mi
 import pytest
 import yaml
-
 from artagent.app import create_app
 from artagent.config import Config, parse_config
 from artagent.hookspecs import hook_names

@@ -8,9 +8,6 @@ from typing import Any
 
 import msgspec
 import pytest
-from prometheus_client import CollectorRegistry
-from redis.asyncio import Redis
-
 from artagent.bus.outbox import Outbox
 from artagent.events import (
     CORE_EVENT_TYPES,
@@ -36,6 +33,8 @@ from artagent.events import (
     TurnLatency,
     new_event_id,
 )
+from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
 
 WHEN = dt.datetime(2025, 3, 4, 5, 6, 7, 891_000, tzinfo=dt.UTC)
 

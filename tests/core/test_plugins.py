@@ -10,7 +10,6 @@ from typing import Any
 
 import msgspec
 import pytest
-
 from artagent import hookspecs
 from artagent.config import ConfigError, LoadedConfig
 from artagent.events import CORE_EVENT_TYPES, DuplicateEventTypeError, Event, EventCatalogue

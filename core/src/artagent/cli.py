@@ -47,7 +47,7 @@ def _setup_logging(level: str) -> None:
 # -- serve ---------------------------------------------------------------------------------
 def cmd_serve(args: argparse.Namespace) -> int:
     loaded = _load(args.config)  # before the heavy imports: a bad file fails fast
-    from artagent.server import serve  # noqa: PLC0415 - keeps the other commands light
+    from artagent.server import serve
 
     _setup_logging(loaded.config.logging.level)
     return serve(loaded, host=args.host, port=args.port)
@@ -55,7 +55,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 # -- plugins -------------------------------------------------------------------------------
 def cmd_plugins(args: argparse.Namespace) -> int:
-    from artagent.runtime import Runtime  # noqa: PLC0415
+    from artagent.runtime import Runtime
 
     runtime = Runtime(_load(args.config))
     host = runtime.plugins
@@ -78,7 +78,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 def cmd_config_check(args: argparse.Namespace) -> int:
     path = _config_path(args.file)
     loaded = load_config(path)  # before the heavy imports: a bad file fails fast
-    from artagent.runtime import Runtime  # noqa: PLC0415
+    from artagent.runtime import Runtime
 
     Runtime(loaded)  # decodes every plugin's table too
     print(f"{path or '<defaults>'}: OK")
@@ -87,7 +87,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 # -- events --------------------------------------------------------------------------------
 def cmd_events_tail(args: argparse.Namespace) -> int:
-    from artagent.bus.console import tail  # noqa: PLC0415
+    from artagent.bus.console import tail
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(tail(_load(args.config), types=args.type, call=args.call, as_json=args.json))
@@ -95,7 +95,7 @@ def cmd_events_tail(args: argparse.Namespace) -> int:
 
 
 def cmd_events_publish(args: argparse.Namespace) -> int:
-    from artagent.bus.console import publish  # noqa: PLC0415
+    from artagent.bus.console import publish
 
     return asyncio.run(publish(_load(args.config), sys.stdin))
 
@@ -144,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"plugin error: {exc}", file=sys.stderr)
         return 1
     except RuntimeError as exc:
-        from artagent.bus.redis import EmbeddedRedisError  # noqa: PLC0415 - keeps --help light
+        from artagent.bus.redis import EmbeddedRedisError
 
         if not isinstance(exc, EmbeddedRedisError):
             raise

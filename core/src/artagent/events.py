@@ -48,7 +48,7 @@ def new_event_id() -> str:
 
 def utc_now() -> dt.datetime:
     """Wall-clock time for ``occurred_at``; latencies use the monotonic clock instead."""
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):

@@ -53,7 +53,11 @@ def register_event_types(catalogue: EventCatalogue) -> Iterable[type[Event]]:  #
 
 @hookspec
 def register_subscribers(  # type: ignore[empty-body]
-    config: Any, secrets: Mapping[str, str], redis: Redis, metrics: CollectorRegistry, catalogue: EventCatalogue
+    config: Any,
+    secrets: Mapping[str, str],
+    redis: Redis,
+    metrics: CollectorRegistry,
+    catalogue: EventCatalogue,
 ) -> Iterable[Subscription]:
     """Return bus subscriptions: each gets its own consumer group and is run by the runtime.
 

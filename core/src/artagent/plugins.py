@@ -77,7 +77,7 @@ class PluginHost:
             version = ep.dist.version if ep.dist else None
             try:
                 obj = ep.load()
-            except Exception as exc:  # noqa: BLE001 - any import error is the plugin's, reported
+            except Exception as exc:
                 self._fail(ep.name, dist, f"import failed: {type(exc).__name__}: {exc}")
                 continue
             self.register(ep.name, obj, distribution=dist, version=version)
@@ -90,7 +90,7 @@ class PluginHost:
             return
         try:
             self.pm.register(obj, name=name)
-        except Exception as exc:  # noqa: BLE001 - pluggy validation errors name the bad hook
+        except Exception as exc:
             self._fail(name, distribution, f"invalid plugin: {exc}")
             return
         unknown = sorted(c.name for c in self.pm.get_hookcallers(obj) or () if not c.has_spec())

@@ -15,17 +15,22 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
+from redis.exceptions import RedisError
 
 from artagent.bus.outbox import Outbox
 from artagent.bus.redis import EmbeddedRedis, async_client, redis_url
 from artagent.bus.subscribers import BusConsumers, Subscription
-from artagent.config import LoadedConfig
-from artagent.events import EventCatalogue
+from artagent.config import ConfigError, LoadedConfig
+from artagent.events import DuplicateEventTypeError, EventCatalogue
 from artagent.plugins import PluginHost, PluginLoadError
 
 __all__ = ["Runtime"]
 
 log = logging.getLogger(__name__)
+
+
+class BusUnavailableError(RuntimeError):
+    """Redis could not be reached at start-up."""
 
 
 def default_worker_name() -> str:
@@ -39,7 +44,9 @@ class Runtime:
     server starts); :meth:`start` connects to Redis and starts publishing and consuming.
     """
 
-    def __init__(self, loaded: LoadedConfig, *, host: PluginHost | None = None, load_entry_points: bool = True) -> None:
+    def __init__(
+        self, loaded: LoadedConfig, *, host: PluginHost | None = None, load_entry_points: bool = True
+    ) -> None:
         cfg = loaded.config
         self.loaded = loaded
         self.config = cfg
@@ -48,12 +55,20 @@ class Runtime:
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         self.catalogue = EventCatalogue()
-        self.plugins = host or PluginHost(disabled=cfg.runtime.disable_plugins, strict=cfg.runtime.strict_plugins)
+        self.plugins = host or PluginHost(
+            disabled=cfg.runtime.disable_plugins, strict=cfg.runtime.strict_plugins
+        )
         if load_entry_points:
             self.plugins.load_entry_points()
-        self.plugin_configs = self.plugins.decode_configs(cfg.plugins)
+        try:
+            self.plugin_configs = self.plugins.decode_configs(cfg.plugins, loaded.secrets)
+        except ConfigError as exc:
+            raise ConfigError(exc.issues, loaded.source) from None
         for owner, event_type in self.plugins.event_types(self.catalogue):
-            self.catalogue.register(event_type, owner=owner)
+            try:
+                self.catalogue.register(event_type, owner=owner)
+            except (TypeError, DuplicateEventTypeError) as exc:
+                raise PluginLoadError(f"plugin {owner}: {exc}") from None
 
         self.embedded = EmbeddedRedis(loaded.data_dir) if cfg.bus.redis_url == "embedded" else None
         self.redis_url = redis_url(loaded)
@@ -82,11 +97,20 @@ class Runtime:
             dedup_window_s=cfg.bus.dedup_window_s,
             registry=self.registry,
         )
-        services: dict[str, Any] = {"redis": self.redis, "metrics": self.registry, "catalogue": self.catalogue}
-        for _, sub in self.plugins.subscribers(self.plugin_configs, **services):
+        services: dict[str, Any] = {
+            "redis": self.redis,
+            "metrics": self.registry,
+            "catalogue": self.catalogue,
+        }
+        for owner, sub in self.plugins.subscribers(self.plugin_configs, **services):
             if not isinstance(sub, Subscription):
-                raise PluginLoadError(f"register_subscribers returned {sub!r}, not a Subscription")
-            self.consumers.add(sub)
+                raise PluginLoadError(
+                    f"plugin {owner}: register_subscribers returned {sub!r}, not a Subscription"
+                )
+            try:
+                self.consumers.add(sub)
+            except ValueError as exc:
+                raise PluginLoadError(f"plugin {owner}: {exc}") from None
         self.routes = [item for _, item in self.plugins.routes(self.plugin_configs, **services)]
         self.checks: dict[str, str] = {"plugins": "ok", "bus": "not connected yet"}
         self.draining = False
@@ -99,11 +123,17 @@ class Runtime:
         """Connect to Redis (starting the embedded one if configured), then publish and consume."""
         if self.embedded is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.embedded.start)
-        await self.redis.ping()
+        try:
+            await self.redis.ping()
+        except (RedisError, OSError) as exc:
+            self.checks["bus"] = f"cannot reach Redis at {self.redis_url}: {exc}"
+            raise BusUnavailableError(self.checks["bus"]) from exc
         await self.outbox.start()
         await self.consumers.start()
         self.checks["bus"] = "ok"
-        log.info("runtime %s ready: bus at %s, %d plugins", self.worker, self.redis_url, len(self.plugins.plugins))
+        log.info(
+            "runtime %s ready: bus at %s, %d plugins", self.worker, self.redis_url, len(self.plugins.plugins)
+        )
 
     async def stop(self) -> None:
         """Stop consuming, publish what is queued (or spill it), disconnect, stop embedded Redis."""

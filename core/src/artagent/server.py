@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import sys
 from types import FrameType
 
 import uvicorn
@@ -33,7 +32,10 @@ async def _announce(server: uvicorn.Server) -> None:
     for srv in server.servers:
         for sock in srv.sockets:
             host, port = sock.getsockname()[:2]
-            print(f"ARTAgent is ready: http://{host}:{port}/  (readiness: http://{host}:{port}/readiness)", flush=True)
+            print(
+                f"ARTAgent is ready: http://{host}:{port}/  (readiness: http://{host}:{port}/readiness)",
+                flush=True,
+            )
             return
 
 

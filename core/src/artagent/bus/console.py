@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
-from typing import IO
+from typing import IO, Any
 
 import msgspec
 from redis.exceptions import RedisError
@@ -50,7 +50,10 @@ def summary(event: Event) -> str:
         if k not in ("call_id", "seq", "event_id", "occurred_at") and v not in (None, "", {}, [])
     }
     detail = " ".join(f"{k}={v!r}" for k, v in fields.items())
-    return f"{event.occurred_at:%H:%M:%S.%f}"[:-3] + f"  {event.call_id}#{event.seq}  {event.type_tag()}  {detail}"
+    return (
+        f"{event.occurred_at:%H:%M:%S.%f}"[:-3]
+        + f"  {event.call_id}#{event.seq}  {event.type_tag()}  {detail}"
+    )
 
 
 async def tail(loaded: LoadedConfig, *, types: Iterable[str] | None, call: str | None, as_json: bool) -> None:
@@ -60,12 +63,13 @@ async def tail(loaded: LoadedConfig, *, types: Iterable[str] | None, call: str |
     wanted = set(types or ())
     stream = loaded.config.bus.stream
     redis = async_client(redis_url(loaded), loaded.secret("bus.redis_password_env"))
-    last = await redis.xrevrange(stream, count=1)
-    last_id: bytes | str = last[0][0] if last else "0-0"
+    last: Any = await redis.xrevrange(stream, count=1)
+    last_id: Any = last[0][0] if last else "0-0"
     print(f"following {stream} (Ctrl-C to stop)", file=sys.stderr, flush=True)
     try:
         while True:
-            for _, entries in await redis.xread({stream: last_id}, block=1000, count=500) or ():
+            reply: Any = await redis.xread({stream: last_id}, block=1000, count=500)
+            for _, entries in reply or ():
                 for entry_id, fields in entries:
                     last_id = entry_id
                     payload = entry_payload(fields)
@@ -115,8 +119,9 @@ async def publish(loaded: LoadedConfig, lines: IO[str]) -> int:
         print(f"cannot reach the bus: {exc}", file=sys.stderr)
         return 1
     cfg = loaded.config.bus
+    spill = loaded.data_dir / "outbox-cli.sqlite3"
     outbox = Outbox(redis, catalogue, stream=cfg.stream, maxlen=cfg.stream_maxlen,
-                    spill_path=loaded.data_dir / "outbox-cli.sqlite3", batch_size=cfg.outbox.batch_size)  # fmt: skip
+                    spill_path=spill, batch_size=cfg.outbox.batch_size)  # fmt: skip
     await outbox.start()
     for event in events:
         outbox.publish(event)

@@ -65,9 +65,7 @@ class SpillStore:
         db = self._conn()
         with db:
             db.execute("BEGIN")
-            db.executemany(
-                "INSERT INTO spill (type, call_id, event_id, payload) VALUES (?, ?, ?, ?)", rows
-            )
+            db.executemany("INSERT INTO spill (type, call_id, event_id, payload) VALUES (?, ?, ?, ?)", rows)
 
     def head(self, limit: int) -> list[tuple[int, Row]]:
         cur = self._conn().execute(

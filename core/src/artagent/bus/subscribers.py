@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import msgspec
 from faststream.message import StreamMessage
@@ -98,7 +98,7 @@ class Deduplicator:
         buckets = self._by_bucket(list(unique.values()))
         if len(buckets) == 1:  # the usual case: one round trip, no pipeline overhead
             ((key, ids),) = buckets.items()
-            replies = [await self.redis.smismember(key, ids)]  # type: ignore[misc]
+            replies = [await self.redis.smismember(key, ids)]
         else:
             pipe = self.redis.pipeline(transaction=False)
             for key, ids in buckets.items():
@@ -134,9 +134,7 @@ class Deduplicator:
 class _ConsumerMetrics:
     def __init__(self, registry: CollectorRegistry | None) -> None:
         kw: dict[str, Any] = {"registry": registry}
-        self.consumed = Counter(
-            "artagent_bus_consumed", "Events handed to subscribers", ["group"], **kw
-        )
+        self.consumed = Counter("artagent_bus_consumed", "Events handed to subscribers", ["group"], **kw)
         self.duplicates = Counter(
             "artagent_bus_duplicates_dropped", "Redelivered events dropped by event_id", ["group"], **kw
         )
@@ -180,7 +178,7 @@ class BusConsumers:
         self._metrics = _ConsumerMetrics(registry)
         self.broker = RedisBroker(
             url,
-            password=password,
+            **_connection_options(password),
             logger=logging.getLogger("artagent.bus.faststream"),
             log_level=logging.DEBUG,
             graceful_timeout=5.0,
@@ -261,6 +259,11 @@ class BusConsumers:
         return doc
 
 
+def _connection_options(password: str | None) -> dict[str, Any]:
+    """Extra redis-py connection options for the broker (FastStream passes them through)."""
+    return {"password": password} if password else {}
+
+
 class _GroupDelivery:
     """How one consumer group of this process hands batches to its handler.
 
@@ -305,7 +308,14 @@ class _GroupDelivery:
         ids = msg["message_ids"]
         ref = ids[0].decode() if ids else ""
         cls = RedisBatchStreamMessage if isinstance(msg["data"], list) else RedisStreamMessage
-        return cls(msg, b"", consumer=self.bus.redis, group=self.sub.group, message_id=ref, correlation_id=ref)
+        return cls(
+            msg,
+            b"",
+            consumer=cast(Any, self.bus.redis),
+            group=self.sub.group,
+            message_id=ref,
+            correlation_id=ref,
+        )
 
     async def faststream_decoder(self, msg: Any, _original: Any) -> list[Entry]:
         raw = msg.raw_message

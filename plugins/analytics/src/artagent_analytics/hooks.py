@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from artagent.bus import Subscription
+from artagent.hookspecs import hookimpl
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
-from artagent.bus import Subscription
-from artagent.hookspecs import hookimpl
 from artagent_analytics.config import AnalyticsConfig
 from artagent_analytics.routes import analytics_router
 from artagent_analytics.store import AnalyticsStore
@@ -21,7 +21,9 @@ def plugin_config_schema() -> type[AnalyticsConfig]:
 
 
 @hookimpl
-def register_subscribers(config: AnalyticsConfig, redis: Redis, metrics: CollectorRegistry) -> list[Subscription]:
+def register_subscribers(
+    config: AnalyticsConfig, redis: Redis, metrics: CollectorRegistry
+) -> list[Subscription]:
     return [analytics_subscription(AnalyticsStore(redis, config), AnalyticsMetrics(metrics), config)]
 
 

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import msgspec
+from artagent.events import AgentResponseGenerated, CallEnded, CallStarted, Event
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from artagent.events import AgentResponseGenerated, CallEnded, CallStarted, Event
 from artagent_analytics.config import AnalyticsConfig
 
 COUNTED: dict[str, str] = {
@@ -136,7 +136,9 @@ class AnalyticsStore:
             }
             pipe.hset(key, mapping=fields)
             pipe.hincrby(summary, f"outcome:{event.outcome or 'unknown'}", 1)
-        elif isinstance(event, AgentResponseGenerated) and event.latency and event.latency.total_ms is not None:
+        elif (
+            isinstance(event, AgentResponseGenerated) and event.latency and event.latency.total_ms is not None
+        ):
             total = event.latency.total_ms
             pipe.rpush(f"{key}:latency", total)
             pipe.lpush(f"{self.prefix}:latency", total)
@@ -150,7 +152,9 @@ class AnalyticsStore:
         raw, latencies = await pipe.execute()
         if not raw:
             return None
-        counts = {name: int(raw.get(name.encode(), 0)) for name in COUNTED.values() if not name.startswith("calls_")}
+        counts = {
+            name: int(raw.get(name.encode(), 0)) for name in COUNTED.values() if not name.startswith("calls_")
+        }
         duration = _text(raw, "duration_ms")
         return CallAnalytics(
             call_id=call_id,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
-
 from artagent.bus import Subscription
 from artagent.events import AgentResponseGenerated, Event
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
 from artagent_analytics.config import AnalyticsConfig
 from artagent_analytics.store import COUNTED, AnalyticsStore
 
@@ -32,11 +32,17 @@ class AnalyticsMetrics:
             kind = COUNTED.get(event.type_tag())
             if kind:
                 self.events.labels(kind).inc()
-            if isinstance(event, AgentResponseGenerated) and event.latency and event.latency.total_ms is not None:
+            if (
+                isinstance(event, AgentResponseGenerated)
+                and event.latency
+                and event.latency.total_ms is not None
+            ):
                 self.turn_latency.observe(event.latency.total_ms / 1000)
 
 
-def analytics_subscription(store: AnalyticsStore, metrics: AnalyticsMetrics, config: AnalyticsConfig) -> Subscription:
+def analytics_subscription(
+    store: AnalyticsStore, metrics: AnalyticsMetrics, config: AnalyticsConfig
+) -> Subscription:
     async def handle(events: list[Event]) -> None:
         await store.apply(events)
         metrics.observe(events)
