@@ -21,7 +21,7 @@ from artagent.bus.outbox import Outbox
 from artagent.bus.redis import EmbeddedRedis, async_client, redis_url
 from artagent.bus.subscribers import BusConsumers, Subscription
 from artagent.config import ConfigError, LoadedConfig
-from artagent.events import DuplicateEventTypeError, EventCatalogue
+from artagent.events import EventCatalogue
 from artagent.plugins import PluginHost, PluginLoadError
 
 __all__ = ["Runtime"]
@@ -67,7 +67,7 @@ class Runtime:
         for owner, event_type in self.plugins.event_types(self.catalogue):
             try:
                 self.catalogue.register(event_type, owner=owner)
-            except (TypeError, DuplicateEventTypeError) as exc:
+            except TypeError as exc:  # a duplicate tag raises DuplicateEventTypeError, naming both owners
                 raise PluginLoadError(f"plugin {owner}: {exc}") from None
 
         self.embedded = EmbeddedRedis(loaded.data_dir) if cfg.bus.redis_url == "embedded" else None
