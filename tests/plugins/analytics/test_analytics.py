@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib.metadata as md
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from _bus import wait_until
 from artagent.app import create_app
 from artagent.config import ConfigError, LoadedConfig
 from artagent.events import (
@@ -32,19 +32,6 @@ from artagent.plugins import PluginHost
 from artagent.runtime import Runtime
 from artagent_analytics.store import AnalyticsStore, Summary
 from prometheus_client.parser import text_string_to_metric_families
-
-
-async def wait_until(predicate: Callable[[], Any], *, within: float = 15.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + within
-    while True:
-        result = predicate()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 def test_the_plugin_is_discovered_through_its_entry_point() -> None:
