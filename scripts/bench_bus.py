@@ -5,7 +5,8 @@ private embedded Redis (Unix socket, append-only file on, as ``redis_url = "embe
 and the real ``BusConsumers`` reads it back in a consumer group and hands every batch to a
 ``Subscription`` handler, with deduplication by event id and acknowledgement as in production.
 Bus settings are runtime.toml's defaults (``BusConfig()``: 1024 entries per XREADGROUP, 512 events
-per outbox round trip, written by one Lua script; hiredis parses replies); redis-server has the machine's other core.
+per outbox round trip, written by one Lua script; hiredis parses replies); redis-server has the
+machine's other core.
 
 About a hundred calls each stamp their events through a ``CallEmitter``: partial and final
 transcriptions and agent responses with a per-turn latency breakdown. The publisher yields to

@@ -130,7 +130,8 @@ def test_published_events_reach_tail_and_analytics(server: Server) -> None:
 
 
 def test_publish_rejects_invalid_events_naming_the_field(server: Server) -> None:
-    bad = "\n".join(json.dumps(e) for e in ({"type": "call_started", "call_id": 7}, {"type": "nope", "call_id": "x"}))
+    wrong = ({"type": "call_started", "call_id": 7}, {"type": "nope", "call_id": "x"})
+    bad = "\n".join(json.dumps(e) for e in wrong)
     pub = subprocess.run([ARTAGENT, "events", "publish", "--config", str(server.config)],
                          input=bad, capture_output=True, text=True, timeout=60)  # fmt: skip
     assert pub.returncode == 1
