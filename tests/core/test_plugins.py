@@ -311,6 +311,12 @@ def test_every_hook_is_called_at_start_up(make_config: MakeConfig) -> None:
             calls.append("register_routes")
             return []
 
+        @hookimpl
+        def register_providers(self, config: Any, secrets: Any) -> list[Any]:
+            calls.append("register_providers")
+            assert secrets == {}
+            return []
+
     runtime_with(make_config, recorder=Recorder())
     assert sorted(calls) == sorted(hookspecs.hook_names())
 

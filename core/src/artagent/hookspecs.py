@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from artagent.bus.subscribers import Subscription
     from artagent.events import Event, EventCatalogue
+    from artagent.providers import ProviderSpec
 
 PROJECT = "artagent"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -78,6 +79,18 @@ def register_routes(  # type: ignore[empty-body]
     Paths are the plugin's to choose; by convention ``/api/v1/<plugin>/...``. Called once while
     the runtime is built, before Redis is connected: handlers use ``redis`` only when requests
     arrive.
+    """
+
+
+@hookspec
+def register_providers(config: Any, secrets: Mapping[str, str]) -> Iterable[ProviderSpec]:  # type: ignore[empty-body]
+    """Return the speech, model and turn-taking providers this plugin offers, by kind and name.
+
+    Called once while the runtime is built. Each :class:`artagent.providers.ProviderSpec` names
+    its kind (``vad``, ``stt``, ``tts``, ``turn_detector`` or ``model``), a name unique within
+    that kind (runtime.toml chooses providers by these names) and a factory that builds the
+    provider from its settings table. Two plugins offering the same kind and name stop the
+    start-up with an error naming both.
     """
 
 

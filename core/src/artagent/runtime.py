@@ -23,6 +23,7 @@ from artagent.bus.subscribers import BusConsumers, Subscription
 from artagent.config import ConfigError, LoadedConfig
 from artagent.events import EventCatalogue
 from artagent.plugins import PluginHost, PluginLoadError
+from artagent.providers import ProviderRegistry
 
 __all__ = ["Runtime"]
 
@@ -69,6 +70,12 @@ class Runtime:
                 self.catalogue.register(event_type, owner=owner)
             except TypeError as exc:  # a duplicate tag raises DuplicateEventTypeError, naming both owners
                 raise PluginLoadError(f"plugin {owner}: {exc}") from None
+
+        self.providers = ProviderRegistry()
+        try:
+            self.providers.extend(self.plugins.providers(self.plugin_configs))
+        except ValueError as exc:
+            raise PluginLoadError(str(exc)) from None
 
         self.embedded = EmbeddedRedis(loaded.data_dir) if cfg.bus.redis_url == "embedded" else None
         self.redis_url = redis_url(loaded)
