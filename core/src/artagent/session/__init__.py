@@ -1,0 +1,1 @@
+"""Per-call sessions: what a call knows (state that outlives a worker) and how it is driven."""

@@ -1,0 +1,131 @@
+"""Paced playout, on a virtual clock so the timings are exact and the tests instant."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from artagent.session.playout import LoopClock, Playout
+
+FRAME = b"\0" * 640
+
+
+class StepClock:
+    """Virtual time: sleeping advances it at once (one task sleeps at a time in these tests)."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def now(self) -> float:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        self.t += max(0.0, seconds)
+        await asyncio.sleep(0)
+
+
+async def frames(
+    n: int, clock: StepClock | None = None, gap_after: int = -1, gap_s: float = 0.0
+) -> AsyncIterator[bytes]:
+    for i in range(n):
+        if i == gap_after and clock is not None:
+            await clock.sleep(gap_s)
+        yield FRAME
+
+
+def _ms(times: list[float]) -> list[float]:
+    return [round(t * 1000, 3) for t in times]
+
+
+async def test_frames_leave_at_real_time_with_the_lead_buffered() -> None:
+    clock = StepClock()
+    sent: list[float] = []
+
+    async def send(frame: bytes) -> None:
+        sent.append(clock.now())
+
+    playout = Playout(send, clock, lead_ms=60)
+    first: list[float] = []
+    heard = await playout.play(frames(10), on_first_frame=first.append)
+    # Three frames plus the one playing go at once, then one every 20 ms.
+    assert _ms(sent) == [0, 0, 0, 0, 20, 40, 60, 80, 100, 120]
+    assert first == [0.0]
+    assert heard == pytest.approx(200.0)
+    assert clock.now() == pytest.approx(0.2)  # play() returns when the caller heard the end
+    assert playout.underruns == 0
+
+
+async def test_stop_sends_nothing_more_and_reports_what_was_heard() -> None:
+    clock = StepClock()
+    sent: list[float] = []
+    playout = Playout(lambda f: _record(sent, clock), clock, lead_ms=60)
+    stopped: list[float] = []
+
+    async def barge_in_at(t: float) -> None:
+        while clock.now() < t:  # noqa: ASYNC110 - stepping virtual time, nothing to wait on
+            await asyncio.sleep(0)
+        stopped.append(playout.stop())
+
+    stopper = asyncio.create_task(barge_in_at(0.1))
+    heard = await playout.play(frames(50))
+    await stopper
+    assert heard == stopped[0]
+    assert 80 <= heard <= 120  # the caller heard about 100 ms; the lead was still queued
+    assert len(sent) <= heard / 20 + 4  # never more than the lead ahead of what was heard
+    count = len(sent)
+    await clock.sleep(1.0)
+    assert len(sent) == count  # no frame of the interrupted utterance after stop()
+    assert not playout.playing
+
+
+async def _record(sent: list[float], clock: StepClock) -> None:
+    sent.append(clock.now())
+
+
+async def test_a_gap_in_synthesis_is_an_underrun_and_heard_counts_only_audio() -> None:
+    clock = StepClock()
+    playout = Playout(lambda f: _record([], clock), clock, lead_ms=40)
+    heard = await playout.play(frames(10, clock, gap_after=5, gap_s=0.3))
+    assert playout.underruns == 1
+    assert heard == pytest.approx(200.0)
+
+
+async def test_cancelling_the_turn_cancels_playout() -> None:
+    clock = StepClock()
+    playout = Playout(lambda f: _record([], clock), clock)
+
+    async def turn() -> float:
+        return await playout.play(frames(1000))
+
+    task = asyncio.create_task(turn())
+    while clock.now() < 0.05:  # noqa: ASYNC110 - stepping virtual time
+        await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not playout.playing
+
+
+async def test_one_utterance_at_a_time() -> None:
+    clock = StepClock()
+    playout = Playout(lambda f: _record([], clock), clock)
+    first = asyncio.create_task(playout.play(frames(100)))
+    await asyncio.sleep(0)
+    with pytest.raises(RuntimeError, match="already playing"):
+        await playout.play(frames(1))
+    playout.stop()
+    await first
+
+
+async def test_loop_clock_paces_in_real_time() -> None:
+    sent: list[float] = []
+    clock = LoopClock()
+    playout = Playout(lambda f: _record_real(sent, clock), clock, lead_ms=20)
+    start = clock.now()
+    await playout.play(frames(8))
+    assert clock.now() - start >= 0.16 - 0.005  # 8 frames of 20 ms cannot play faster
+
+
+async def _record_real(sent: list[float], clock: LoopClock) -> None:
+    sent.append(clock.now())
