@@ -58,6 +58,8 @@ class ServerConfig(_Section):
     """Interface the HTTP/WebSocket server binds to."""
     port: Port = 8080
     """TCP port of the HTTP/WebSocket server (0: any free port)."""
+    drain_timeout_s: Annotated[float, msgspec.Meta(ge=0)] = 30.0
+    """On SIGTERM, how long active calls may go on before they are ended politely."""
 
 
 class OutboxConfig(_Section):

@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from artagent.bus.outbox import Outbox
 from artagent.bus.redis import EmbeddedRedis, async_client, redis_url
 from artagent.bus.subscribers import BusConsumers, Subscription
+from artagent.calls import ActiveCalls
 from artagent.config import ConfigError, LoadedConfig
 from artagent.events import EventCatalogue
 from artagent.plugins import PluginHost, PluginLoadError
@@ -120,7 +121,13 @@ class Runtime:
                 raise PluginLoadError(f"plugin {owner}: {exc}") from None
         self.routes = [item for _, item in self.plugins.routes(self.plugin_configs, **services)]
         self.checks: dict[str, str] = {"plugins": "ok", "bus": "not connected yet"}
-        self.draining = False
+        self.calls = ActiveCalls(self.registry)
+        self._stopping = False
+
+    @property
+    def draining(self) -> bool:
+        """Shutting down: no new calls (readiness answers 503)."""
+        return self._stopping or self.calls.draining
 
     @property
     def ready(self) -> bool:
@@ -144,7 +151,7 @@ class Runtime:
 
     async def stop(self) -> None:
         """Stop consuming, publish what is queued (or spill it), disconnect, stop embedded Redis."""
-        self.draining = True
+        self._stopping = True
         await self.consumers.stop()
         await self.outbox.close()
         await self.redis.aclose()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
+import socket
 from types import FrameType
 
 import uvicorn
@@ -14,14 +16,46 @@ from artagent.runtime import Runtime
 
 __all__ = ["serve"]
 
+log = logging.getLogger(__name__)
+
 
 class _Server(uvicorn.Server):
-    """uvicorn re-raises SIGTERM/SIGINT after a graceful shutdown, so the process would die
-    "by signal". A drained shutdown is a clean exit for a worker: status 0."""
+    """uvicorn, with a drain before it stops.
+
+    The first SIGTERM/SIGINT drains: the server keeps answering (``/readiness`` says 503, new
+    calls are refused) while active calls finish, up to the configured deadline; then uvicorn
+    shuts down as usual. A second signal stops at once. uvicorn re-raises the signal after a
+    graceful shutdown, so the process would die "by signal"; a drained exit is status 0.
+    """
+
+    def __init__(self, config: uvicorn.Config, runtime: Runtime) -> None:
+        super().__init__(config)
+        self.runtime = runtime
+        self._drain: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().serve(sockets)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._drain is None and self._loop is not None and self.started:
+            self._loop.call_soon_threadsafe(self._start_drain)
+            return
         super().handle_exit(sig, frame)
         self._captured_signals.clear()
+
+    def _start_drain(self) -> None:
+        if self._drain is None:
+            self._drain = asyncio.create_task(self._drain_then_exit(), name="drain")
+
+    async def _drain_then_exit(self) -> None:
+        deadline = self.runtime.config.server.drain_timeout_s
+        log.info("draining: %d active call(s), deadline %.0f s", len(self.runtime.calls), deadline)
+        try:
+            await self.runtime.calls.drain(deadline)
+        finally:
+            self.should_exit = True
 
 
 async def _announce(server: uvicorn.Server) -> None:
@@ -62,6 +96,6 @@ def serve(loaded: LoadedConfig, host: str | None = None, port: int | None = None
         log_level=cfg.logging.level.lower(),
         lifespan="on",
     )
-    server = _Server(config)
+    server = _Server(config, runtime)
     asyncio.run(_serve(server))
     return 0 if server.started else 1
