@@ -24,7 +24,8 @@ from artagent.calls import ActiveCalls
 from artagent.config import ConfigError, LoadedConfig
 from artagent.events import EventCatalogue
 from artagent.plugins import PluginHost, PluginLoadError
-from artagent.providers import ProviderRegistry
+from artagent.providers import ProviderRegistry, ProviderSpec
+from artagent.session.turns import EndpointingTurnDetector
 
 __all__ = ["Runtime"]
 
@@ -73,6 +74,8 @@ class Runtime:
                 raise PluginLoadError(f"plugin {owner}: {exc}") from None
 
         self.providers = ProviderRegistry()
+        builtin = ProviderSpec("turn_detector", "endpointing", EndpointingTurnDetector.from_settings)
+        self.providers.add(builtin, owner="artagent")
         try:
             self.providers.extend(self.plugins.providers(self.plugin_configs))
         except ValueError as exc:
