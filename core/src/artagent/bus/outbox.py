@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from redis.asyncio import Redis
@@ -283,12 +283,18 @@ class Outbox:
         self._metrics.spilled.inc(n)
 
 
+class Publisher(Protocol):
+    """Anything events can be handed to: the :class:`Outbox`, or a test's recorder."""
+
+    def publish(self, event: Event) -> None: ...
+
+
 class CallEmitter:
     """Stamps one call's events with its ``call_id`` and an increasing ``seq``, and publishes them."""
 
     __slots__ = ("_outbox", "_seq", "call_id")
 
-    def __init__(self, call_id: str, outbox: Outbox) -> None:
+    def __init__(self, call_id: str, outbox: Publisher) -> None:
         self.call_id = call_id
         self._outbox = outbox
         self._seq = 0

@@ -1,0 +1,187 @@
+"""Speaking a reply: model text -> clauses -> speech text -> TTS -> 20 ms frames -> paced playout.
+
+One :class:`Reply` per agent utterance records what was planned (each clause with the audio it
+produced) so a barge-in can keep, in the history, only what the caller heard. The
+:class:`Speaker` runs the pipeline as one task group, so cancelling the task that awaits
+:meth:`Speaker.speak` really cancels the model request and the synthesis (their iterators are
+closed, not left suspended).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from artagent.audio import FrameSplitter, Resampler
+from artagent.providers import ModelProvider, ModelRequest, TextDelta, TTSProvider, VoiceSpec
+from artagent.session.latency import TurnTimeline
+from artagent.session.playout import Clock, Playout
+from artagent.speech_text import ClauseChunker, normalize_for_speech
+
+__all__ = ["Clause", "Reply", "Speaker", "model_clauses", "text_clauses"]
+
+SAMPLE_RATE = 16_000
+FRAME_S = 0.02
+_T = TypeVar("_T")
+
+
+@asynccontextmanager
+async def closing(iterator: AsyncIterator[_T]) -> AsyncIterator[AsyncIterator[_T]]:
+    """Close an async generator on exit, so a cancelled consumer cancels the producer too."""
+    try:
+        yield iterator
+    finally:
+        aclose: Callable[[], Any] | None = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+@dataclass
+class Clause:
+    """One spoken piece: its text as the model wrote it, and the frames it became."""
+
+    text: str
+    frames: int = 0
+    complete: bool = False
+    """Its synthesis ended, so ``frames`` is its whole duration."""
+
+
+DEFAULT_MS_PER_CHAR = 1000 / 15
+"""Speech runs at about 15 characters a second (150 words a minute)."""
+
+
+@dataclass
+class Reply:
+    """What one agent utterance planned to say, and when its stages happened."""
+
+    timeline: TurnTimeline = field(default_factory=TurnTimeline)
+    clauses: list[Clause] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return " ".join(clause.text for clause in self.clauses)
+
+    def heard_text(self, heard_ms: float) -> str:
+        """The text the caller heard: every clause played in full, then the share of the
+        current clause's words proportional to the share of its audio played (TTS speaks at
+        a roughly even rate, so this is close enough for the model's context). A clause still
+        being synthesized has no known length yet: it is estimated from the speaking rate of
+        the finished clauses (or :data:`DEFAULT_MS_PER_CHAR`)."""
+        kept: list[str] = []
+        left_ms = heard_ms
+        ms_per_char = self._ms_per_char()
+        for clause in self.clauses:
+            clause_ms = clause.frames * FRAME_S * 1000
+            if not clause.complete:
+                clause_ms = max(clause_ms, len(clause.text) * ms_per_char)
+            if clause_ms <= 0 or left_ms <= 0:
+                break
+            words = clause.text.split()
+            cut = len(words) if left_ms >= clause_ms else int(len(words) * left_ms / clause_ms)
+            kept += words[:cut]
+            left_ms -= clause_ms
+        return " ".join(kept)
+
+    def _ms_per_char(self) -> float:
+        done = [clause for clause in self.clauses if clause.complete and clause.text]
+        chars = sum(len(clause.text) for clause in done)
+        frames = sum(clause.frames for clause in done)
+        return frames * FRAME_S * 1000 / chars if chars and frames else DEFAULT_MS_PER_CHAR
+
+
+async def text_clauses(text: str) -> AsyncIterator[str]:
+    """A fixed text (greeting, apology, goodbye) as clauses, the way model text is cut."""
+    chunker = ClauseChunker()
+    for piece in [*chunker.feed(text), *chunker.flush()]:
+        yield piece
+
+
+async def model_clauses(
+    model: ModelProvider, request: ModelRequest, timeline: TurnTimeline, clock: Clock
+) -> AsyncIterator[str]:
+    """The model's reply as speakable clauses, the first as soon as it is complete. Tool calls
+    are not handled by this first engine: they are skipped."""
+    chunker = ClauseChunker()
+    timeline.model_request = clock.now()
+    async with closing(model.stream(request)) as stream:
+        async for item in stream:
+            if not isinstance(item, TextDelta):
+                continue
+            if timeline.model_first_token is None:
+                timeline.model_first_token = clock.now()
+            for piece in chunker.feed(item.text):
+                yield piece
+    for piece in chunker.flush():
+        yield piece
+
+
+class Speaker:
+    """One call's voice: turns clauses into paced 16 kHz frames on the channel."""
+
+    def __init__(
+        self, tts: TTSProvider, playout: Playout, clock: Clock, *, voice: VoiceSpec | None = None
+    ) -> None:
+        self._tts = tts
+        self._playout = playout
+        self._clock = clock
+        self._voice = voice
+
+    async def speak(
+        self, clauses: AsyncIterator[str], reply: Reply, on_first_frame: Callable[[float], None]
+    ) -> float:
+        """Speak every clause; returns the ms heard. A failing provider raises its own error."""
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+        def first_frame(at: float) -> None:
+            reply.timeline.first_frame_sent = at
+            on_first_frame(at)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._synthesize(clauses, reply, queue), name="synthesize")
+                return await self._playout.play(_drain(queue), on_first_frame=first_frame)
+        except ExceptionGroup as errors:
+            raise errors.exceptions[0] from None
+
+    async def _synthesize(
+        self, clauses: AsyncIterator[str], reply: Reply, queue: asyncio.Queue[bytes | None]
+    ) -> None:
+        try:
+            async with closing(clauses) as pieces:
+                async for piece in pieces:
+                    clause = Clause(piece)
+                    reply.clauses.append(clause)
+                    await self._render(normalize_for_speech(piece), clause, reply.timeline, queue)
+        finally:
+            queue.put_nowait(None)
+
+    async def _render(
+        self, text: str, clause: Clause, timeline: TurnTimeline, queue: asyncio.Queue[bytes | None]
+    ) -> None:
+        if timeline.tts_request is None:
+            timeline.tts_request = self._clock.now()
+        splitter = FrameSplitter(SAMPLE_RATE)
+        resampler: Resampler | None = None
+        async with closing(self._tts.synthesize(text, voice=self._voice)) as chunks:
+            async for chunk in chunks:
+                if timeline.tts_first_audio is None:
+                    timeline.tts_first_audio = self._clock.now()
+                resampler = resampler or Resampler(chunk.sample_rate, SAMPLE_RATE)
+                self._queue_frames(splitter.feed(resampler.process(chunk.pcm)), clause, queue)
+        tail = resampler.flush() if resampler is not None else b""
+        self._queue_frames([*splitter.feed(tail), *splitter.flush()], clause, queue)
+        clause.complete = True
+
+    @staticmethod
+    def _queue_frames(frames: list[bytes], clause: Clause, queue: asyncio.Queue[bytes | None]) -> None:
+        clause.frames += len(frames)
+        for frame in frames:
+            queue.put_nowait(frame)
+
+
+async def _drain(queue: asyncio.Queue[bytes | None]) -> AsyncIterator[bytes]:
+    while (frame := await queue.get()) is not None:
+        yield frame

@@ -1,0 +1,328 @@
+"""The session engine end to end on virtual time: a scripted caller, fake providers, real
+building blocks (segmenter, chunker, playout), every assertion at the wire or on the events."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from artagent.bus.outbox import CallEmitter
+from artagent.events import (
+    AgentResponseGenerated,
+    CallEnded,
+    CallStarted,
+    ErrorOccurred,
+    Event,
+    PlaybackInterrupted,
+    PlaybackStarted,
+    SpeechStarted,
+    TranscriptionReceived,
+)
+from artagent.providers import TextDelta
+from artagent.session.engine import Session, SessionSettings
+from artagent.session.responder import Clause, Reply
+from artagent.testing import (
+    FakeChannel,
+    FakeModel,
+    FakeProviderError,
+    FakeSTT,
+    FakeTTS,
+    FakeTurnDetector,
+    FakeVAD,
+    ScriptedResponse,
+    VirtualClock,
+)
+
+APOLOGY = "Sorry, I had a problem there. Could you say that again?"
+
+
+class RecordingOutbox:
+    """Stands in for the Outbox: keeps what the CallEmitter publishes."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def publish(self, event: Event) -> None:
+        self.events.append(event)
+
+
+class FlushRecordingChannel(FakeChannel):
+    """Also records how many frames had been sent when each flush came."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        super().__init__(clock)
+        self.sent_before_flush: list[int] = []
+
+    async def flush(self) -> None:
+        self.sent_before_flush.append(len(self.sent))
+        await super().flush()
+
+
+@dataclass
+class Call:
+    clock: VirtualClock
+    channel: FlushRecordingChannel
+    stt: FakeSTT
+    tts: FakeTTS
+    model: FakeModel
+    outbox: RecordingOutbox = field(default_factory=RecordingOutbox)
+    session: Session | None = None
+
+    @property
+    def events(self) -> list[Event]:
+        return self.outbox.events
+
+    def of(self, kind: type[Event]) -> list[Any]:
+        return [event for event in self.events if isinstance(event, kind)]
+
+    async def start(self, settings: SessionSettings) -> asyncio.Task[None]:
+        self.session = Session(
+            channel=self.channel,
+            vad=FakeVAD().open(sample_rate=16_000),
+            stt=await self.stt.open(sample_rate=16_000),
+            tts=self.tts,
+            turn_detector=FakeTurnDetector(0.5),
+            model=self.model,
+            emitter=CallEmitter("call-1", self.outbox),
+            clock=self.clock,
+            settings=settings,
+        )
+        return asyncio.create_task(self.session.run())
+
+
+def make_call(
+    clock: VirtualClock, utterances: list[str], responses: list[ScriptedResponse], **tts: Any
+) -> Call:
+    return Call(
+        clock=clock,
+        channel=FlushRecordingChannel(clock),
+        stt=FakeSTT(clock, utterances, partial_every=0),
+        tts=FakeTTS(clock, **tts),
+        model=FakeModel(clock, responses, first_token_latency_s=0.3, inter_token_s=0.0),
+    )
+
+
+def types(events: list[Event]) -> list[str]:
+    return [event.type_tag() for event in events]
+
+
+def test_greeting_is_played_and_call_started_is_emitted(virtual_clock: VirtualClock) -> None:
+    call = make_call(virtual_clock, [], [])
+
+    async def scenario() -> None:
+        task = await call.start(SessionSettings(greeting="Hi there.", channel="cli"))
+        await call.channel.silence(1.5)
+        call.channel.leave()
+        await task
+
+    virtual_clock.run(scenario())
+    started = call.events[0]
+    assert isinstance(started, CallStarted) and started.seq == 1 and started.channel == "cli"
+    assert [s.text for s in call.tts.syntheses] == ["Hi there."]
+    assert call.channel.first_sent_at == pytest.approx(0.15)  # the fake TTS's first audio
+    assert call.channel.audio_sent_s == pytest.approx(len("Hi there.") * 0.06)
+    assert types(call.events) == [
+        "call_started",
+        "playback_started",
+        "agent_response_generated",
+        "call_ended",
+    ]
+    greeting = call.of(AgentResponseGenerated)[0]
+    assert greeting.text == "Hi there." and greeting.latency is None
+    ended = call.events[-1]
+    assert isinstance(ended, CallEnded) and ended.reason == "caller_hangup"
+    assert ended.duration_ms == pytest.approx(1500.0)
+
+
+def test_three_turns_emit_events_in_order_with_exact_latencies(virtual_clock: VirtualClock) -> None:
+    asks = ["What are your hours?", "Are you open on Sunday?", "Thanks."]
+    answers = ["We open at nine.", "No, we are closed.", "You are welcome."]
+    call = make_call(virtual_clock, asks, list(answers))
+
+    async def scenario() -> None:
+        task = await call.start(SessionSettings(greeting="Hi."))
+        await call.channel.silence(1.0)
+        for _ in asks:
+            await call.channel.say(1.0)
+            await call.channel.silence(3.0)
+        call.channel.leave()
+        await task
+
+    virtual_clock.run(scenario())
+    events = call.events
+    assert [event.seq for event in events] == list(range(1, len(events) + 1))
+    turn = [
+        "speech_started",
+        "speech_stopped",
+        "transcription_received",
+        "playback_started",
+        "agent_response_generated",
+    ]
+    greeting = ["playback_started", "agent_response_generated"]
+    assert types(events) == ["call_started", *greeting, *turn * 3, "call_ended"]
+    replies = call.of(AgentResponseGenerated)[1:]
+    assert [r.text for r in replies] == answers
+    assert [r.turn for r in replies] == [1, 2, 3]
+    for reply in replies:
+        latency = reply.latency
+        assert latency.end_of_turn_ms == 500.0  # the turn detector's silence
+        assert latency.stt_ms == 440.0  # 240 ms hangover + the fake STT's 200 ms
+        assert latency.model_first_token_ms == 300.0
+        assert latency.tts_first_audio_ms == 150.0
+        assert latency.total_ms == 950.0  # 500 + 300 + 150, at the wire
+    finals = [t.text for t in call.of(TranscriptionReceived)]
+    assert finals == asks
+    last_request = [(m.role, m.content) for m in call.model.requests[-1].messages]
+    assert last_request[1:] == [
+        ("assistant", "Hi."),
+        ("user", asks[0]),
+        ("assistant", answers[0]),
+        ("user", asks[1]),
+        ("assistant", answers[1]),
+        ("user", asks[2]),
+    ]
+    assert last_request[0][0] == "system"
+
+
+LONG_ANSWER = (
+    "Your balance is one hundred dollars. Your next payment is due on the first of next month. "
+    "You can pay online or by phone. Is there anything else I can help with today?"
+)
+
+
+def test_barge_in_flushes_at_once_cancels_the_reply_and_keeps_what_was_heard(
+    virtual_clock: VirtualClock,
+) -> None:
+    call = make_call(
+        virtual_clock, ["What is my balance?", "Stop."], [LONG_ANSWER, "Okay."], chunk_interval_s=0.1
+    )
+    barge: list[float] = []
+
+    async def scenario() -> None:
+        task = await call.start(SessionSettings(greeting="Hi."))
+        await call.channel.silence(1.0)
+        await call.channel.say(1.0)
+        await call.channel.silence(2.0)  # the answer starts 0.95 s into this silence
+        barge.append(virtual_clock.now())
+        await call.channel.say(1.0)
+        await call.channel.silence(3.0)
+        call.channel.leave()
+        await task
+
+    virtual_clock.run(scenario())
+    decided = barge[0] + 0.06  # 60 ms of speech makes the segmenter decide
+    assert len(call.channel.flushes) == 1
+    assert 0.0 <= call.channel.flushes[0] - decided <= 0.02
+    # Nothing of the interrupted answer leaves after the flush: the next frame is the next answer.
+    after = call.channel.sent[call.channel.sent_before_flush[0] :]
+    next_start = barge[0] + 1.0 + 0.95
+    assert after and after[0].at == pytest.approx(next_start)
+    # The model request and the synthesis were really cancelled.
+    assert call.model.calls[0].cancelled
+    assert call.tts.cancelled >= 1 and any(s.cancelled for s in call.tts.syntheses)
+    interrupted = call.of(PlaybackInterrupted)
+    assert len(interrupted) == 1
+    first_frame = barge[0] - 2.0 + 0.95
+    assert interrupted[0].heard_ms == pytest.approx((decided - first_frame) * 1000, abs=20)
+    # The history holds only what was heard, marked interrupted, and the model saw that.
+    messages = call.model.requests[1].messages
+    cut = next(m for m in messages if m.interrupted)
+    assert cut.role == "assistant" and cut.content
+    assert LONG_ANSWER.startswith(cut.content) and len(cut.content) < len(LONG_ANSWER) / 2
+    assert [m.content for m in messages[-2:]] == [cut.content, "Stop."]
+    answers = call.of(AgentResponseGenerated)
+    assert [a.interrupted for a in answers] == [False, True, False]
+    assert answers[-1].text == "Okay."
+    starts = [i for i, e in enumerate(call.events) if isinstance(e, SpeechStarted)]
+    assert isinstance(call.events[starts[1] + 1], PlaybackInterrupted)
+
+
+def test_a_provider_error_mid_turn_is_reported_apologised_for_and_the_call_goes_on(
+    virtual_clock: VirtualClock,
+) -> None:
+    failing: ScriptedResponse = [TextDelta("Let"), TextDelta(" me"), FakeProviderError("model down")]
+    call = make_call(virtual_clock, ["Check my claim.", "Check my claim."], [failing, "It is approved."])
+
+    async def scenario() -> None:
+        task = await call.start(SessionSettings(greeting="Hi."))
+        await call.channel.silence(1.0)
+        for _ in range(2):
+            await call.channel.say(1.0)
+            await call.channel.silence(5.0)
+        call.channel.leave()
+        await task
+
+    virtual_clock.run(scenario())
+    errors = call.of(ErrorOccurred)
+    assert len(errors) == 1
+    assert errors[0].kind == "FakeProviderError" and errors[0].message == "model down"
+    assert errors[0].stage == "reply" and errors[0].recoverable
+    assert [s.text for s in call.tts.syntheses][1:3] == [
+        "Sorry, I had a problem there.",
+        "Could you say that again?",
+    ]
+    spoken = [a.text for a in call.of(AgentResponseGenerated)]
+    assert spoken == ["Hi.", APOLOGY, "It is approved."]
+    assert len(call.of(PlaybackStarted)) == 3
+    assert call.events[-1].type_tag() == "call_ended"
+
+
+def test_end_says_goodbye_and_hangs_up(virtual_clock: VirtualClock) -> None:
+    call = make_call(virtual_clock, [], [])
+
+    async def scenario() -> None:
+        task = await call.start(SessionSettings(greeting="", farewell="Goodbye."))
+        await call.channel.silence(0.5)
+        assert call.session is not None
+        await call.session.end("worker_shutdown")
+        await task
+
+    virtual_clock.run(scenario())
+    assert call.channel.hangup_reason == "worker_shutdown"
+    assert [s.text for s in call.tts.syntheses] == ["Goodbye."]
+    assert call.channel.audio_sent_s == pytest.approx(len("Goodbye.") * 0.06)
+    ended = call.events[-1]
+    assert isinstance(ended, CallEnded) and ended.reason == "worker_shutdown"
+
+
+def test_heard_text_keeps_played_clauses_and_a_proportional_cut() -> None:
+    reply = Reply(
+        clauses=[
+            Clause("One two three four.", frames=50, complete=True),
+            Clause("five six seven eight", frames=50, complete=True),
+        ]
+    )
+    assert reply.heard_text(0) == ""
+    assert reply.heard_text(1000) == "One two three four."
+    assert reply.heard_text(1500) == "One two three four. five six"
+    assert reply.heard_text(5000) == reply.text
+
+
+def test_heard_text_estimates_a_clause_still_being_synthesized() -> None:
+    # 19 characters took 1000 ms; the unfinished clause has produced only 200 ms so far.
+    done = Clause("One two three four.", frames=50, complete=True)
+    reply = Reply(clauses=[done, Clause("five six seven eight", frames=10)])
+    assert reply.heard_text(1200) == "One two three four."  # 200 ms of ~1050: no whole word
+    assert reply.heard_text(1600) == "One two three four. five six"
+
+
+def test_a_failed_recogniser_is_reported_and_the_call_ends_politely(virtual_clock: VirtualClock) -> None:
+    call = make_call(virtual_clock, ["Hello."], [])
+    call.stt.fail_on = 0
+
+    async def scenario() -> None:
+        task = await call.start(SessionSettings(greeting="", farewell="Goodbye."))
+        await call.channel.say(1.0)
+        await call.channel.silence(3.0)
+        await task
+
+    virtual_clock.run(scenario())
+    errors = call.of(ErrorOccurred)
+    assert [(e.stage, e.recoverable) for e in errors] == [("stt", False)]
+    assert [s.text for s in call.tts.syntheses] == ["Goodbye."]
+    assert call.channel.hangup_reason == "error"
+    assert call.model.calls == []
+    ended = call.events[-1]
+    assert isinstance(ended, CallEnded) and ended.reason == "error"
