@@ -326,3 +326,57 @@ def test_a_failed_recogniser_is_reported_and_the_call_ends_politely(virtual_cloc
     assert call.model.calls == []
     ended = call.events[-1]
     assert isinstance(ended, CallEnded) and ended.reason == "error"
+
+
+def test_idle_caller_is_reprompted_then_told_goodbye(virtual_clock: VirtualClock) -> None:
+    call = make_call(virtual_clock, [], [])
+    settings = SessionSettings(
+        greeting="Hi.", idle_reprompt_s=5.0, idle_reprompt="Still there?", idle_hangup_s=12.0, farewell="Bye."
+    )
+
+    async def scenario() -> None:
+        task = await call.start(settings)
+        await call.channel.silence(30.0)
+        await task
+
+    virtual_clock.run(scenario(), until=60.0)
+    spoken = [(s.text, round(s.started_at, 2)) for s in call.tts.syntheses]
+    greeting_end = len("Hi.") * 0.06 + 0.15  # the fakes' TTS: 60 ms a character, first audio at 150 ms
+    assert [text for text, _ in spoken] == ["Hi.", "Still there?", "Bye."]
+    assert spoken[1][1] == pytest.approx(greeting_end + 5.0, abs=0.03)  # N s after the agent went quiet
+    assert spoken[2][1] == pytest.approx(greeting_end + 12.0, abs=0.03)  # M s: the reprompt does not reset it
+    assert call.channel.hangup_reason == "idle"
+    ended = call.events[-1]
+    assert isinstance(ended, CallEnded) and ended.reason == "idle"
+
+
+def test_caller_speech_resets_the_idle_clock(virtual_clock: VirtualClock) -> None:
+    call = make_call(virtual_clock, ["hello there."], ["Hi!"])
+    settings = SessionSettings(greeting="", idle_reprompt_s=4.0, idle_hangup_s=100.0)
+
+    async def scenario() -> None:
+        task = await call.start(settings)
+        await call.channel.silence(3.0)
+        await call.channel.say(1.0)
+        await call.channel.silence(3.5)  # 3.5 s after the caller and < 4 s after the answer ended
+        call.channel.leave()
+        await task
+
+    virtual_clock.run(scenario(), until=60.0)
+    assert [s.text for s in call.tts.syntheses] == ["Hi!"]  # no reprompt
+
+
+def test_calls_end_at_the_maximum_duration(virtual_clock: VirtualClock) -> None:
+    call = make_call(virtual_clock, [], [])
+    settings = SessionSettings(greeting="", max_duration_s=10.0, idle_reprompt_s=100.0, idle_hangup_s=200.0,
+                               farewell="Our time is up.")  # fmt: skip
+
+    async def scenario() -> None:
+        task = await call.start(settings)
+        await call.channel.silence(60.0)
+        await task
+
+    virtual_clock.run(scenario(), until=120.0)
+    assert call.channel.hangup_reason == "max_duration"
+    assert [s.text for s in call.tts.syntheses] == ["Our time is up."]
+    assert call.tts.syntheses[0].started_at == pytest.approx(10.0, abs=0.03)

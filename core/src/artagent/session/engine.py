@@ -74,6 +74,13 @@ class SessionSettings(msgspec.Struct, frozen=True, kw_only=True):
     """Agent audio buffered ahead on the far side (what a barge-in flush throws away)."""
     barge_in_min_speech_ms: float = 60.0
     """Caller speech that counts as started (and interrupts the agent)."""
+    idle_reprompt_s: float = 8.0
+    """Silence on both sides this long (after the agent finished speaking) -> the reprompt."""
+    idle_reprompt: str = "Are you still there?"
+    idle_hangup_s: float = 20.0
+    """Silence this long (the reprompt does not reset it) -> the farewell and hang-up."""
+    max_duration_s: float = 3600.0
+    """The call is ended politely (reason ``max_duration``) once it has lasted this long."""
 
 
 class Session:
@@ -113,19 +120,24 @@ class Session:
         self._ending = False
         self._end_reason: str | None = None
         self._started_at = 0.0
+        self._last_activity = 0.0
+        self._reprompted = False
+        self._reprompt_task: asyncio.Task[None] | None = None
 
     # -- the call ----------------------------------------------------------------------------
     async def run(self) -> None:
         """Drive the call until the caller goes away or :meth:`end` hangs up."""
-        self._started_at = self._clock.now()
+        self._started_at = self._last_activity = self._clock.now()
         self._emit(CallStarted, channel=self.settings.channel)
         try:
             async with asyncio.TaskGroup() as group:
                 self._group = group
                 results = group.create_task(self._results_loop(), name="stt-results")
+                watchdog = group.create_task(self._watchdog(), name="idle-watchdog")
                 if self.settings.greeting:
                     self._start_reply(self._say(self.settings.greeting))
                 await self._inbound_loop()
+                watchdog.cancel()
                 await self._finish(results)
         except BaseException:
             self._end_reason = self._end_reason or "error"
@@ -162,11 +174,14 @@ class Session:
             self._maybe_end_turn()
 
     async def _on_speech_started(self) -> None:
+        self._touch()
+        self._reprompted = False
         self._emit(SpeechStarted, offset_ms=self._segmenter.speech_start_ms)
         if self._reply_task is not None and not self._reply_task.done() and not self._ending:
             await self._barge_in()
 
     async def _on_speech_stopped(self) -> None:
+        self._touch()
         seg = self._segmenter
         self._speech_end = self._clock.now() - (seg.position_ms - seg.speech_stop_ms) / 1000
         duration = seg.speech_stop_ms - seg.speech_start_ms
@@ -253,10 +268,47 @@ class Session:
         request = ModelRequest(messages=[system, *self.history])
         await self._speak(Reply(timeline), model_clauses(self._model, request, timeline, self._clock))
 
-    async def _say(self, text: str) -> None:
-        await self._speak(Reply(), text_clauses(text))
+    async def _say(self, text: str, *, activity: bool = True) -> None:
+        await self._speak(Reply(), text_clauses(text), activity=activity)
 
-    async def _speak(self, reply: Reply, clauses: AsyncIterator[str], *, apologize: bool = True) -> None:
+    # -- silence and duration ----------------------------------------------------------------
+    def _touch(self) -> None:
+        self._last_activity = self._clock.now()
+
+    def _busy(self) -> bool:
+        """Someone is talking (the reprompt aside: it does not reset the silence)."""
+        reply = self._reply_task
+        replying = reply is not None and not reply.done() and reply is not self._reprompt_task
+        return self._segmenter.speaking or replying
+
+    async def _watchdog(self) -> None:
+        """Reprompt after ``idle_reprompt_s`` of silence, hang up after ``idle_hangup_s``, and
+        end the call at ``max_duration_s``. Time spent talking (either side) is not silence."""
+        s = self.settings
+        end_at = self._started_at + s.max_duration_s
+        while not self._ending:
+            now = self._clock.now()
+            if now >= end_at:
+                await self.end("max_duration")
+                return
+            if self._busy():
+                self._touch()
+            idle = now - self._last_activity
+            if idle >= s.idle_hangup_s:
+                await self.end("idle")
+                return
+            if idle >= s.idle_reprompt_s and not self._reprompted:
+                self._reprompted = True
+                self._start_reply(self._say(s.idle_reprompt, activity=False))
+                self._reprompt_task = self._reply_task
+            limit = s.idle_hangup_s if self._reprompted else s.idle_reprompt_s
+            await self._clock.sleep(max(0.02, min(self._last_activity + limit, end_at) - now))
+
+    async def _speak(
+        self, reply: Reply, clauses: AsyncIterator[str], *, apologize: bool = True, activity: bool = True
+    ) -> None:
+        """Speak a reply; when it ends, the silence clock restarts (unless ``activity`` is off:
+        the idle reprompt does not count as the conversation going on)."""
         self._reply = reply
         try:
             await self._speaker.speak(clauses, reply, self._on_first_frame)
@@ -265,6 +317,9 @@ class Session:
             if apologize and self.settings.apology:
                 await self._speak(Reply(), text_clauses(self.settings.apology), apologize=False)
             return
+        finally:
+            if activity:
+                self._touch()
         self._remember(reply, reply.text, interrupted=False)
 
     def _on_first_frame(self, at: float) -> None:
