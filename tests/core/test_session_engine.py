@@ -22,6 +22,7 @@ from artagent.events import (
 )
 from artagent.providers import TextDelta
 from artagent.session.engine import Session, SessionSettings
+from artagent.session.latency import LatencyMetrics
 from artagent.session.responder import Clause, Reply
 from artagent.testing import (
     FakeChannel,
@@ -34,6 +35,7 @@ from artagent.testing import (
     ScriptedResponse,
     VirtualClock,
 )
+from prometheus_client import CollectorRegistry
 
 APOLOGY = "Sorry, I had a problem there. Could you say that again?"
 
@@ -68,6 +70,7 @@ class Call:
     tts: FakeTTS
     model: FakeModel
     outbox: RecordingOutbox = field(default_factory=RecordingOutbox)
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     session: Session | None = None
 
     @property
@@ -88,6 +91,7 @@ class Call:
             emitter=CallEmitter("call-1", self.outbox),
             clock=self.clock,
             settings=settings,
+            metrics=LatencyMetrics(self.registry),
         )
         return asyncio.create_task(self.session.run())
 
@@ -174,6 +178,9 @@ def test_three_turns_emit_events_in_order_with_exact_latencies(virtual_clock: Vi
         assert latency.total_ms == 950.0  # 500 + 300 + 150, at the wire
     finals = [t.text for t in call.of(TranscriptionReceived)]
     assert finals == asks
+    total = {"stage": "total"}
+    assert call.registry.get_sample_value("artagent_turn_latency_seconds_count", total) == 3
+    assert call.registry.get_sample_value("artagent_turn_latency_seconds_sum", total) == pytest.approx(2.85)
     last_request = [(m.role, m.content) for m in call.model.requests[-1].messages]
     assert last_request[1:] == [
         ("assistant", "Hi."),

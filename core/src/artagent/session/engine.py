@@ -42,7 +42,7 @@ from artagent.providers import (
     TurnDetector,
     VADStream,
 )
-from artagent.session.latency import TurnTimeline
+from artagent.session.latency import LatencyMetrics, TurnTimeline
 from artagent.session.playout import Clock, Playout
 from artagent.session.responder import Reply, Speaker, model_clauses, text_clauses
 from artagent.session.state import Message
@@ -98,11 +98,12 @@ class Session:
         emitter: EventEmitter,
         clock: Clock,
         settings: SessionSettings | None = None,
+        metrics: LatencyMetrics | None = None,
     ) -> None:
         self.settings = settings or SessionSettings()
         self._channel, self._vad, self._stt = channel, vad, stt
         self._turn_detector, self._model = turn_detector, model
-        self._emitter, self._clock = emitter, clock
+        self._emitter, self._clock, self._metrics = emitter, clock, metrics
         self._segmenter = SpeechSegmenter(SegmenterSettings(start_ms=self.settings.barge_in_min_speech_ms))
         self._playout = Playout(channel.send, clock, lead_ms=self.settings.lead_ms)
         self._speaker = Speaker(tts, self._playout, clock)
@@ -330,6 +331,8 @@ class Session:
         message = Message(role="assistant", content=text, agent=agent, interrupted=interrupted, at=self._at())
         self.history.append(message)
         latency = reply.timeline.latency() if reply.timeline.speech_end is not None else None
+        if latency is not None and self._metrics is not None and not interrupted:
+            self._metrics.observe(latency)
         self._emit(
             AgentResponseGenerated,
             agent=agent,
