@@ -387,3 +387,33 @@ def test_calls_end_at_the_maximum_duration(virtual_clock: VirtualClock) -> None:
     assert call.channel.hangup_reason == "max_duration"
     assert [s.text for s in call.tts.syntheses] == ["Our time is up."]
     assert call.tts.syntheses[0].started_at == pytest.approx(10.0, abs=0.03)
+
+
+def test_a_failing_call_does_not_disturb_a_concurrent_one(virtual_clock: VirtualClock) -> None:
+    failing: ScriptedResponse = [TextDelta("Let"), FakeProviderError("model down")]
+    broken = make_call(virtual_clock, ["Check my claim."], [failing])
+    healthy = make_call(virtual_clock, ["Check my claim."], ["It is approved."])
+    alone = make_call(virtual_clock, ["Check my claim."], ["It is approved."])
+
+    async def caller(call: Call) -> None:
+        task = await call.start(SessionSettings(greeting="Hi."))
+        await call.channel.silence(1.0)
+        await call.channel.say(1.0)
+        await call.channel.silence(5.0)
+        call.channel.leave()
+        await task
+
+    async def both() -> None:
+        await asyncio.gather(caller(broken), caller(healthy))
+
+    virtual_clock.run(both())
+    assert len(broken.of(ErrorOccurred)) == 1
+    assert healthy.of(ErrorOccurred) == []
+    # The healthy call behaves exactly as it does alone: same events, same frame timing.
+    virtual_clock.run(caller(alone))
+    offset = alone.channel.sent_at[0] - healthy.channel.sent_at[0]
+    assert types(healthy.events) == types(alone.events)
+    assert [round(t + offset, 6) for t in healthy.channel.sent_at] == [round(t, 6) for t in alone.channel.sent_at]
+    assert [r.latency for r in healthy.of(AgentResponseGenerated)] == [
+        r.latency for r in alone.of(AgentResponseGenerated)
+    ]
