@@ -103,7 +103,8 @@ async def test_events_reach_the_stream_as_documented_entries_in_publish_order(
 
 
 async def test_an_event_that_cannot_be_encoded_does_not_stop_the_others(data_dir: Path, redis: Redis) -> None:
-    outbox = _outbox(redis, data_dir / "spill.sqlite3")
+    registry = CollectorRegistry()
+    outbox = _outbox(redis, data_dir / "spill.sqlite3", registry)
     await outbox.start()
     call = outbox.for_call("call-bad-tool")
     call.emit(ToolCalled, tool="weird", arguments={"handle": object()})  # not JSON-encodable
@@ -113,6 +114,7 @@ async def test_an_event_that_cannot_be_encoded_does_not_stop_the_others(data_dir
     later = call.emit(CallEnded, reason="again")
     assert await outbox.flush(timeout=10)
     assert [e["event_id"] for e in await _stream_events(redis)] == [good.event_id, later.event_id]
+    assert registry.get_sample_value("artagent_outbox_unencodable_total") == 1  # dropped, but counted
     await outbox.close()
 
 

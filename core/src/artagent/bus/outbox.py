@@ -90,6 +90,9 @@ class _Metrics:
         kw: dict[str, Any] = {"registry": registry}
         self.published = Counter("artagent_outbox_published", "Events written to the bus stream", **kw)
         self.spilled = Counter("artagent_outbox_spilled", "Events moved to the spill file", **kw)
+        self.unencodable = Counter(
+            "artagent_outbox_unencodable", "Events dropped because a field cannot be encoded as JSON", **kw
+        )
         self.depth = Gauge("artagent_outbox_depth", "Events waiting in memory", **kw)
         self.spill_depth = Gauge("artagent_outbox_spill_depth", "Events waiting in the spill file", **kw)
         self.connected = Gauge("artagent_bus_connected", "1 while the outbox reaches Redis", **kw)
@@ -200,9 +203,9 @@ class Outbox:
                 continue
             try:
                 if self._down:
-                    # A restarted Redis answers LOADING until its data is back, and a batch sent
-                    # while it finishes loading is half refused, half written: its tail would
-                    # land before its head. PING is refused the same way, so it goes first.
+                    # A restarted Redis answers LOADING until its data is back. The batch script is
+                    # atomic (all of it or none), so this PING only keeps a whole batch from being
+                    # encoded and sent just to be refused; it is one round trip per reconnection.
                     await self.redis.ping()
                 if self._spilled:
                     await self._replay_spill()
@@ -231,6 +234,7 @@ class Outbox:
             try:
                 rows.append((e.type_tag(), e.call_id, e.event_id, encode(e)))
             except Exception as exc:  # msgspec raises TypeError, ValueError, OverflowError, ...
+                self._metrics.unencodable.inc()
                 log.error("outbox: dropped %s %s of call %s: not encodable as JSON: %s",
                           e.type_tag(), e.event_id, e.call_id, exc)  # fmt: skip
         return rows
