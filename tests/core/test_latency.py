@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from artagent.events import AgentResponseGenerated, EventCatalogue
-from artagent.session.latency import LatencyMetrics, TurnTimeline
+from artagent.session.latency import SessionMetrics, TurnTimeline
 from prometheus_client import CollectorRegistry, generate_latest
 
 
@@ -38,7 +38,7 @@ def test_a_stage_that_did_not_happen_is_none() -> None:
 
 def test_histograms_by_stage() -> None:
     registry = CollectorRegistry()
-    metrics = LatencyMetrics(registry)
+    metrics = SessionMetrics(registry)
     metrics.observe(TurnTimeline(speech_end=0.0, end_of_turn=0.5, first_frame_sent=0.8).latency())
     text = generate_latest(registry).decode()
     assert 'artagent_turn_latency_seconds_count{stage="total"} 1.0' in text

@@ -22,7 +22,7 @@ from artagent.events import (
 )
 from artagent.providers import TextDelta
 from artagent.session.engine import Session, SessionSettings
-from artagent.session.latency import LatencyMetrics
+from artagent.session.latency import SessionMetrics
 from artagent.session.responder import Clause, Reply
 from artagent.testing import (
     FakeChannel,
@@ -91,7 +91,7 @@ class Call:
             emitter=CallEmitter("call-1", self.outbox),
             clock=self.clock,
             settings=settings,
-            metrics=LatencyMetrics(self.registry),
+            metrics=SessionMetrics(self.registry),
         )
         return asyncio.create_task(self.session.run())
 

@@ -26,6 +26,7 @@ __all__ = [
     "OutboxConfig",
     "RuntimeConfig",
     "ServerConfig",
+    "SessionConfig",
     "decode_section",
     "load_config",
     "parse_config",
@@ -36,6 +37,8 @@ S = TypeVar("S", bound=msgspec.Struct)
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
 Positive = Annotated[int, msgspec.Meta(gt=0)]
 PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
+NonNegativeFloat = Annotated[float, msgspec.Meta(ge=0)]
+Probability = Annotated[float, msgspec.Meta(ge=0, le=1)]
 
 
 class _Section(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -91,6 +94,62 @@ class BusConfig(_Section):
     outbox: OutboxConfig = msgspec.field(default_factory=OutboxConfig)
 
 
+class SpeechConfig(_Section):
+    threshold: Probability = 0.5
+    """VAD probability at or above which a frame counts as speech."""
+    release: Probability = 0.35
+    """Probability below which a frame counts as silence again (hysteresis)."""
+    stop_ms: PositiveFloat = 240.0
+    """Silence that ends a stretch of speech (shorter pauses and breaths do not)."""
+
+
+class TurnConfig(_Section):
+    min_delay_s: NonNegativeFloat = 0.4
+    """Silence that ends the caller's turn after a complete sentence."""
+    max_delay_s: NonNegativeFloat = 1.6
+    """Silence that ends it after an unfinished one ("and", "um", digits being read)."""
+
+
+class BargeInConfig(_Section):
+    enabled: bool = True
+    """Caller speech interrupts the agent; false: the agent always finishes what it says."""
+    min_speech_ms: PositiveFloat = 60.0
+    """Caller speech that counts as started (and interrupts the agent); shorter clicks do not."""
+    false_interruption_s: PositiveFloat = 1.5
+    """Caller speech that has yielded no words this long after it started is a false interruption."""
+    fillers: list[str] = msgspec.field(default_factory=list)
+    """Words that do not interrupt (e.g. "uh-huh"); non-empty: the agent pauses on caller speech and
+    stops only once a word not in this list is recognised, else it goes on."""
+
+
+class SessionConfig(_Section):
+    vad: str = ""
+    """Provider names, as registered by plugins; empty: the one provider of that kind installed."""
+    stt: str = ""
+    tts: str = ""
+    model: str = ""
+    turn_detector: str = "endpointing"
+    language: str = ""
+    """Language passed to the recogniser (e.g. "en"); empty: the provider's default."""
+    greeting: str = "Hello, how can I help you today?"
+    resume_greeting: str = "Sorry about that. Where were we?"
+    apology: str = "Sorry, I had a problem there. Could you say that again?"
+    farewell: str = "Thank you for calling. Goodbye."
+    idle_reprompt: str = "Are you still there?"
+    idle_reprompt_s: PositiveFloat = 8.0
+    idle_hangup_s: PositiveFloat = 20.0
+    max_duration_s: PositiveFloat = 3600.0
+    lead_ms: Annotated[float, msgspec.Meta(ge=0, le=1000)] = 60.0
+    """Agent audio sent ahead of real time (what a barge-in flush throws away)."""
+    state_ttl_s: PositiveFloat = 86_400.0
+    """How long a call's state stays in Redis after its last turn."""
+    lease_s: Annotated[float, msgspec.Meta(ge=1)] = 30.0
+    """A worker's hold on a call; another worker may resume the call once it lapses."""
+    speech: SpeechConfig = msgspec.field(default_factory=SpeechConfig)
+    turn: TurnConfig = msgspec.field(default_factory=TurnConfig)
+    barge_in: BargeInConfig = msgspec.field(default_factory=BargeInConfig)
+
+
 class LoggingConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     """Root log level."""
@@ -100,6 +159,7 @@ class Config(_Section):
     runtime: RuntimeConfig = msgspec.field(default_factory=RuntimeConfig)
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     bus: BusConfig = msgspec.field(default_factory=BusConfig)
+    session: SessionConfig = msgspec.field(default_factory=SessionConfig)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
     plugins: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     """One table per plugin, decoded by that plugin's own schema."""
@@ -217,6 +277,17 @@ def _check_semantics(config: Config) -> list[ConfigIssue]:
         issues.append(
             ConfigIssue("bus.redis_url", "must be 'embedded' or a redis://, rediss:// or unix:// URL")
         )
+    return issues + _check_session(config.session)
+
+
+def _check_session(s: SessionConfig) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+    if s.idle_reprompt_s >= s.idle_hangup_s:
+        issues.append(ConfigIssue("session.idle_reprompt_s", "must be less than session.idle_hangup_s"))
+    if s.turn.min_delay_s > s.turn.max_delay_s:
+        issues.append(ConfigIssue("session.turn.min_delay_s", "must not exceed session.turn.max_delay_s"))
+    if s.speech.release > s.speech.threshold:
+        issues.append(ConfigIssue("session.speech.release", "must not exceed session.speech.threshold"))
     return issues
 
 

@@ -92,6 +92,8 @@ class CallStarted(Event, frozen=True, kw_only=True, tag="call_started"):
     callee: str | None = None
     scenario: str | None = None
     worker: str | None = None
+    resumed: bool = False
+    """The call goes on from a saved state (its first worker went away)."""
 
 
 class ParticipantJoined(Event, frozen=True, kw_only=True, tag="participant_joined"):
@@ -186,6 +188,11 @@ class CallEnded(Event, frozen=True, kw_only=True, tag="call_ended"):
     reason: str = ""
     duration_ms: float = 0.0
     outcome: str = ""
+    turns: int = 0
+    barge_ins: int = 0
+    """Times the caller's words stopped the agent."""
+    false_interruptions: int = 0
+    """Caller sounds over the agent that yielded no words (a cough, a click, background noise)."""
 
 
 CORE_EVENT_TYPES: tuple[type[Event], ...] = (

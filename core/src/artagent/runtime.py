@@ -25,6 +25,8 @@ from artagent.config import ConfigError, LoadedConfig
 from artagent.events import EventCatalogue
 from artagent.plugins import PluginHost, PluginLoadError
 from artagent.providers import ProviderRegistry, ProviderSpec
+from artagent.session.latency import SessionMetrics
+from artagent.session.launcher import SessionLauncher
 from artagent.session.turns import EndpointingTurnDetector
 
 __all__ = ["Runtime"]
@@ -125,6 +127,20 @@ class Runtime:
         self.routes = [item for _, item in self.plugins.routes(self.plugin_configs, **services)]
         self.checks: dict[str, str] = {"plugins": "ok", "bus": "not connected yet"}
         self.calls = ActiveCalls(self.registry)
+        try:
+            self.sessions = SessionLauncher(
+                cfg.session,
+                self.providers,
+                publisher=self.outbox,
+                redis=self.redis,
+                calls=self.calls,
+                worker=self.worker,
+                metrics=SessionMetrics(self.registry),
+            )
+        except ConfigError as exc:
+            raise ConfigError(exc.issues, loaded.source) from None
+        if self.sessions.missing:
+            log.warning("calls cannot start on this worker yet: %s", self.sessions.status)
         self._stopping = False
 
     @property

@@ -298,10 +298,15 @@ class CallEmitter:
 
     __slots__ = ("_outbox", "_seq", "call_id")
 
-    def __init__(self, call_id: str, outbox: Publisher) -> None:
+    def __init__(self, call_id: str, outbox: Publisher, *, start_seq: int = 0) -> None:
         self.call_id = call_id
         self._outbox = outbox
-        self._seq = 0
+        self._seq = start_seq  # the first event gets start_seq + 1: a resumed call goes on above
+
+    @property
+    def seq(self) -> int:
+        """The last ``seq`` given."""
+        return self._seq
 
     def emit(self, event_type: type[E], **fields: Any) -> E:
         self._seq += 1

@@ -9,14 +9,21 @@ for what the turn detector asks, given their words, and the final transcript is 
 Barge-in: caller speech while a reply runs stops the playout, flushes the channel at once
 (within the frame that decided the speech start) and cancels the reply task, which closes the
 model and TTS streams. The history keeps only what the caller heard (see
-:meth:`~artagent.session.responder.Reply.heard_text`); a reply not yet heard is dropped.
+:meth:`~artagent.session.responder.Reply.heard_text`); a reply not yet heard is dropped. With
+fillers configured the reply is held instead, until the caller's words say whether to stop it
+(:mod:`artagent.session.interruptions`).
+
+The call's :class:`~artagent.session.state.SessionState` (history, turn, active agent, collected
+fields) is the session's memory; ``on_state_changed`` is called after every turn so the
+:class:`~artagent.session.persistence.StateKeeper` can save it. A session given a state that
+already has a history resumes that call: it says ``resume_greeting`` instead of the greeting.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Coroutine
-from typing import Any, Protocol, TypeVar
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -42,10 +49,12 @@ from artagent.providers import (
     TurnDetector,
     VADStream,
 )
-from artagent.session.latency import LatencyMetrics, TurnTimeline
+from artagent.session.interruptions import FillerWords, Interruption, Outcome
+from artagent.session.latency import SessionMetrics, TurnTimeline
 from artagent.session.playout import Clock, Playout
 from artagent.session.responder import Reply, Speaker, model_clauses, text_clauses
-from artagent.session.state import Message
+from artagent.session.state import Message, SessionState
+from artagent.session.tools import EventEmitter, ToolRound, ToolRunner
 from artagent.session.turns import SegmenterSettings, SpeechSegmenter
 
 __all__ = ["EventEmitter", "Session", "SessionSettings"]
@@ -53,15 +62,11 @@ __all__ = ["EventEmitter", "Session", "SessionSettings"]
 E = TypeVar("E", bound=Event)
 
 
-class EventEmitter(Protocol):
-    """Stamps and publishes one call's events (:class:`~artagent.bus.outbox.CallEmitter`)."""
-
-    def emit(self, event_type: type[E], **fields: Any) -> E: ...
-
-
 class SessionSettings(msgspec.Struct, frozen=True, kw_only=True):
     greeting: str = "Hello, how can I help you today?"
     """Spoken when the call starts; empty: say nothing."""
+    resume_greeting: str = "Sorry about that. Where were we?"
+    """Spoken instead when the call is resumed from a saved state (its first worker went away)."""
     system_prompt: str = "You are a helpful voice assistant. Answer briefly."
     apology: str = "Sorry, I had a problem there. Could you say that again?"
     """Spoken when a provider fails during a reply; the call goes on."""
@@ -70,10 +75,26 @@ class SessionSettings(msgspec.Struct, frozen=True, kw_only=True):
     agent: str = "assistant"
     channel: str = ""
     """The channel adapter's name, for ``call_started``."""
+    worker: str | None = None
+    """The worker running the call, for ``call_started``."""
     lead_ms: float = 60.0
     """Agent audio buffered ahead on the far side (what a barge-in flush throws away)."""
+    barge_in: bool = True
+    """Caller speech interrupts the agent; false: the agent always finishes what it says."""
     barge_in_min_speech_ms: float = 60.0
     """Caller speech that counts as started (and interrupts the agent)."""
+    false_interruption_s: float = 1.5
+    """Caller speech over the agent that yields no words this long after it started (and has
+    stopped) is a false interruption: counted, and with fillers the agent goes on."""
+    fillers: tuple[str, ...] = ()
+    """Words that do not interrupt; non-empty: caller speech holds the agent's audio until its
+    words are known, and only a word not in this list stops it."""
+    speech_threshold: float = 0.5
+    speech_release: float = 0.35
+    speech_stop_ms: float = 240.0
+    """VAD probability that starts speech, that ends it, and the silence that ends it."""
+    tool_timeout_s: float = 10.0
+    max_tool_rounds: int = 4
     idle_reprompt_s: float = 8.0
     """Silence on both sides this long (after the agent finished speaking) -> the reprompt."""
     idle_reprompt: str = "Are you still there?"
@@ -98,19 +119,38 @@ class Session:
         emitter: EventEmitter,
         clock: Clock,
         settings: SessionSettings | None = None,
-        metrics: LatencyMetrics | None = None,
+        metrics: SessionMetrics | None = None,
+        state: SessionState | None = None,
+        tools: ToolRunner | None = None,
+        on_state_changed: Callable[[], None] | None = None,
     ) -> None:
-        self.settings = settings or SessionSettings()
+        s = self.settings = settings or SessionSettings()
         self._channel, self._vad, self._stt = channel, vad, stt
         self._turn_detector, self._model = turn_detector, model
         self._emitter, self._clock, self._metrics = emitter, clock, metrics
-        self._segmenter = SpeechSegmenter(SegmenterSettings(start_ms=self.settings.barge_in_min_speech_ms))
-        self._playout = Playout(channel.send, clock, lead_ms=self.settings.lead_ms)
+        self._segmenter = SpeechSegmenter(
+            SegmenterSettings(
+                threshold=s.speech_threshold,
+                release=s.speech_release,
+                start_ms=s.barge_in_min_speech_ms,
+                stop_ms=s.speech_stop_ms,
+            )
+        )
+        self._playout = Playout(channel.send, clock, lead_ms=s.lead_ms)
         self._speaker = Speaker(tts, self._playout, clock)
-        self.history: list[Message] = []
-        """The conversation so far (user and assistant messages; the system prompt is added
-        to each model request)."""
-        self.turn = 0
+        self.state = state or SessionState(call_id=emitter.call_id, channel=s.channel)
+        """What the call knows: history, turn, active agent, collected fields (saved per turn)."""
+        self.resumed = bool(self.state.history)
+        self._tools = (
+            ToolRound(tools, self, clock, agent=s.agent, timeout_s=s.tool_timeout_s, elapsed=self._at)
+            if tools is not None
+            else None
+        )
+        self._on_state_changed = on_state_changed
+        self._fillers = FillerWords(s.fillers)
+        self._interruption: Interruption | None = None
+        self.interruptions: dict[Outcome, int] = {"barge_in": 0, "false": 0, "filler": 0}
+        self._end_after: str | None = None
         self._group: asyncio.TaskGroup | None = None
         self._reply: Reply | None = None
         self._reply_task: asyncio.Task[None] | None = None
@@ -125,18 +165,48 @@ class Session:
         self._reprompted = False
         self._reprompt_task: asyncio.Task[None] | None = None
 
+    # -- what the call knows -----------------------------------------------------------------
+    @property
+    def history(self) -> list[Message]:
+        """The conversation so far (user, assistant and tool messages; the system prompt is
+        added to each model request)."""
+        return self.state.history
+
+    @property
+    def turn(self) -> int:
+        return self.state.turn
+
+    @property
+    def call_id(self) -> str:
+        return self.state.call_id
+
+    @property
+    def agent(self) -> str:
+        return self.state.active_agent or self.settings.agent
+
+    def emit(self, event_type: type[E], **fields: Any) -> E:
+        """Publish one of this call's events (for tools and agents: :class:`CallControl`)."""
+        return self._emitter.emit(event_type, **fields)
+
+    def end_after_reply(self, reason: str) -> None:
+        """Hang up with ``reason`` once the current reply has been spoken: an agent's goodbye."""
+        self._end_after = reason
+
     # -- the call ----------------------------------------------------------------------------
     async def run(self) -> None:
         """Drive the call until the caller goes away or :meth:`end` hangs up."""
         self._started_at = self._last_activity = self._clock.now()
-        self._emit(CallStarted, channel=self.settings.channel)
+        self._emit(
+            CallStarted, channel=self.settings.channel, worker=self.settings.worker, resumed=self.resumed
+        )
         try:
             async with asyncio.TaskGroup() as group:
                 self._group = group
                 results = group.create_task(self._results_loop(), name="stt-results")
                 watchdog = group.create_task(self._watchdog(), name="idle-watchdog")
-                if self.settings.greeting:
-                    self._start_reply(self._say(self.settings.greeting))
+                opening = self.settings.resume_greeting if self.resumed else self.settings.greeting
+                if opening:
+                    self._start_reply(self._say(opening))
                 await self._inbound_loop()
                 watchdog.cancel()
                 await self._finish(results)
@@ -145,8 +215,15 @@ class Session:
             raise
         finally:
             self._group = None
-            duration_ms = round((self._clock.now() - self._started_at) * 1000, 1)
-            self._emit(CallEnded, reason=self._end_reason or "caller_hangup", duration_ms=duration_ms)
+            self._emit(
+                CallEnded,
+                reason=self._end_reason or "caller_hangup",
+                duration_ms=round((self._clock.now() - self._started_at) * 1000, 1),
+                turns=self.turn,
+                barge_ins=self.interruptions["barge_in"],
+                false_interruptions=self.interruptions["false"],
+            )
+            self._state_changed()
 
     async def end(self, reason: str) -> None:
         """End the call politely: stop any reply, say the farewell, hang up with ``reason``."""
@@ -157,6 +234,12 @@ class Session:
         if self.settings.farewell:
             await self._speak(Reply(), text_clauses(self.settings.farewell))
         await self._channel.hangup(reason)
+
+    async def _hang_up(self, reason: str) -> None:
+        """End the call without a farewell (the agent said its own)."""
+        if not self._ending:
+            self._ending, self._end_reason = True, reason
+            await self._channel.hangup(reason)
 
     async def _finish(self, results: asyncio.Task[None]) -> None:
         await self._cancel_reply(wait=True)
@@ -178,8 +261,17 @@ class Session:
         self._touch()
         self._reprompted = False
         self._emit(SpeechStarted, offset_ms=self._segmenter.speech_start_ms)
-        if self._reply_task is not None and not self._reply_task.done() and not self._ending:
+        reply = self._reply_task
+        if reply is None or reply.done() or self._ending or not self.settings.barge_in:
+            return
+        held = bool(self._fillers)
+        self._interruption = Interruption(started_at=self._clock.now(), held=held)
+        if held:
+            self._playout.hold()
+        else:
             await self._barge_in()
+        if self._group is not None:
+            self._group.create_task(self._interruption_window(self._interruption), name="interruption")
 
     async def _on_speech_stopped(self) -> None:
         self._touch()
@@ -195,7 +287,7 @@ class Session:
         heard_ms = await self._cancel_reply(wait=False)
         if reply is None or reply.timeline.first_frame_sent is None:
             return  # nothing of it was heard: the reply is simply dropped
-        self._emit(PlaybackInterrupted, agent=self.settings.agent, turn=self.turn, heard_ms=heard_ms)
+        self._emit(PlaybackInterrupted, agent=self.agent, turn=self.turn, heard_ms=heard_ms)
         self._remember(reply, reply.heard_text(heard_ms), interrupted=True)
 
     async def _cancel_reply(self, *, wait: bool) -> float:
@@ -211,16 +303,44 @@ class Session:
             await asyncio.wait({task})
         return heard_ms
 
+    # -- interruptions -----------------------------------------------------------------------
+    async def _interruption_window(self, interruption: Interruption) -> None:
+        """No words ``false_interruption_s`` after the caller started: once they are silent it
+        is a false interruption; a held agent still waiting while they talk on is stopped."""
+        await self._clock.sleep(self.settings.false_interruption_s)
+        while not interruption.decided and self._interruption is interruption:
+            if not self._segmenter.speaking:
+                await self._decide(interruption, "false")
+                return
+            if interruption.held:
+                await self._decide(interruption, "barge_in")
+                return
+            await self._clock.sleep(0.1)  # the final transcript will tell
+
+    async def _decide(self, interruption: Interruption, outcome: Outcome) -> None:
+        interruption.outcome = outcome
+        if self._interruption is interruption:
+            self._interruption = None
+        self.interruptions[outcome] += 1
+        if self._metrics is not None:
+            self._metrics.interruption(outcome)
+        if not interruption.held:
+            return  # the agent was stopped at once; this only counts what it was
+        if outcome == "barge_in":
+            await self._barge_in()
+        else:
+            self._playout.resume()
+
     # -- caller words and turns --------------------------------------------------------------
     async def _results_loop(self) -> None:
         try:
             async for transcript in self._stt.results():
-                self._on_transcript(transcript)
+                await self._on_transcript(transcript)
         except Exception as error:  # the recogniser is gone: the call cannot go on
             self._report(error, stage="stt", recoverable=False)
             await self.end("error")
 
-    def _on_transcript(self, transcript: Transcript) -> None:
+    async def _on_transcript(self, transcript: Transcript) -> None:
         self._emit(
             TranscriptionReceived,
             text=transcript.text,
@@ -230,10 +350,18 @@ class Session:
             start_ms=transcript.start_ms,
             end_ms=transcript.end_ms,
         )
+        interruption, backchannel = self._interruption, False
+        if interruption is not None:
+            outcome = interruption.classify(
+                transcript.text, is_final=transcript.is_final, fillers=self._fillers
+            )
+            if outcome is not None:
+                await self._decide(interruption, outcome)
+                backchannel = outcome == "filler"
         if transcript.is_final:
             self._awaiting_finals = max(0, self._awaiting_finals - 1)
             self._final_at = self._clock.now()
-            if transcript.text.strip():
+            if transcript.text.strip() and not backchannel:
                 self._words.append(transcript.text.strip())
             self._maybe_end_turn()
 
@@ -250,8 +378,9 @@ class Session:
         timeline = TurnTimeline(
             speech_end=self._speech_end, final_transcript=self._final_at, end_of_turn=self._clock.now()
         )
-        self.turn += 1
-        self.history.append(Message(role="user", content=text, agent=self.settings.agent, at=self._at()))
+        self.state.turn += 1
+        self.history.append(Message(role="user", content=text, agent=self.agent, at=self._at()))
+        self._state_changed()
         self._start_reply(self._respond(timeline))
 
     # -- replies -----------------------------------------------------------------------------
@@ -265,9 +394,19 @@ class Session:
         self._reply_task = self._group.create_task(reply, name="reply")
 
     async def _respond(self, timeline: TurnTimeline) -> None:
-        system = Message(role="system", content=self.settings.system_prompt)
-        request = ModelRequest(messages=[system, *self.history])
-        await self._speak(Reply(timeline), model_clauses(self._model, request, timeline, self._clock))
+        s = self.settings
+        system = Message(role="system", content=s.system_prompt)
+        specs = tuple(self._tools.runner.specs()) if self._tools is not None else ()
+        request = ModelRequest(messages=[system, *self.history], tools=specs)
+        reply = Reply(timeline)
+        clauses = model_clauses(
+            self._model, request, reply, self._clock, tools=self._tools, max_tool_rounds=s.max_tool_rounds
+        )
+        try:
+            await self._speak(reply, clauses)
+        finally:
+            if self._end_after is not None and self._group is not None:
+                self._group.create_task(self._hang_up(self._end_after), name="hang-up")
 
     async def _say(self, text: str, *, activity: bool = True) -> None:
         await self._speak(Reply(), text_clauses(text), activity=activity)
@@ -315,6 +454,8 @@ class Session:
             await self._speaker.speak(clauses, reply, self._on_first_frame)
         except Exception as error:
             self._report(error, stage="reply", recoverable=True)
+            self.history.extend(reply.tool_messages)  # the tools did run
+            reply.tool_messages = []
             if apologize and self.settings.apology:
                 await self._speak(Reply(), text_clauses(self.settings.apology), apologize=False)
             return
@@ -324,10 +465,13 @@ class Session:
         self._remember(reply, reply.text, interrupted=False)
 
     def _on_first_frame(self, at: float) -> None:
-        self._emit(PlaybackStarted, agent=self.settings.agent, turn=self.turn)
+        self._emit(PlaybackStarted, agent=self.agent, turn=self.turn)
 
     def _remember(self, reply: Reply, text: str, *, interrupted: bool) -> None:
-        agent = self.settings.agent
+        """Add the reply to the history (its tool calls first) and report it; the turn is over."""
+        agent = self.agent
+        self.history.extend(reply.tool_messages)
+        reply.tool_messages = []
         message = Message(role="assistant", content=text, agent=agent, interrupted=interrupted, at=self._at())
         self.history.append(message)
         latency = reply.timeline.latency() if reply.timeline.speech_end is not None else None
@@ -341,6 +485,12 @@ class Session:
             latency=latency,
             interrupted=interrupted,
         )
+        self._state_changed()
+
+    def _state_changed(self) -> None:
+        self.state.seq = self._emitter.seq
+        if self._on_state_changed is not None:
+            self._on_state_changed()
 
     # -- helpers -----------------------------------------------------------------------------
     def _report(self, error: Exception, *, stage: str, recoverable: bool) -> None:

@@ -2,8 +2,9 @@
 
 A :class:`TurnTimeline` collects the moments of one turn as they happen; :meth:`latency`
 turns them into the :class:`~artagent.events.TurnLatency` carried by
-``agent_response_generated``, and :class:`LatencyMetrics` exports the same figures as
-Prometheus histograms.
+``agent_response_generated``, and :class:`SessionMetrics` exports the same figures as
+Prometheus histograms, with counters of what happens to agent speech (barge-ins, false
+interruptions, fillers talked over) and of failed turns.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from artagent.events import TurnLatency
 
-__all__ = ["LatencyMetrics", "TurnTimeline"]
+__all__ = ["SessionMetrics", "TurnTimeline"]
 
 
 class TurnTimeline(msgspec.Struct, kw_only=True):
@@ -49,8 +50,11 @@ class TurnTimeline(msgspec.Struct, kw_only=True):
 _BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
 
 
-class LatencyMetrics:
-    """``artagent_turn_latency_seconds{stage=...}``: one histogram family, a label per stage."""
+class SessionMetrics:
+    """``artagent_turn_latency_seconds{stage=...}`` (one histogram family, a label per stage) and
+    ``artagent_interruptions_total{kind=...}``: ``barge_in`` (the agent was stopped),
+    ``false`` (caller sound that yielded no words in time), ``filler`` (a filler talked over
+    the agent, who went on)."""
 
     STAGES = ("end_of_turn", "stt", "model_first_token", "tts_first_audio", "total")
 
@@ -64,6 +68,16 @@ class LatencyMetrics:
             **kw,
         )
         self._stages = {stage: self._histogram.labels(stage) for stage in self.STAGES}
+        interruptions = Counter(
+            "artagent_interruptions",
+            "Caller speech over the agent, by what it turned out to be",
+            ["kind"],
+            **kw,
+        )
+        self._interruptions = {kind: interruptions.labels(kind) for kind in ("barge_in", "false", "filler")}
+
+    def interruption(self, kind: str) -> None:
+        self._interruptions[kind].inc()
 
     def observe(self, latency: TurnLatency) -> None:
         for stage, child in self._stages.items():

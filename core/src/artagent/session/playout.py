@@ -64,10 +64,25 @@ class Playout:
         """Frames that found the far side already silent, after the first of an utterance."""
         self.first_frame_at: float | None = None
         self._stopped_heard: float | None = None
+        self._go = asyncio.Event()
+        self._go.set()
 
     @property
     def playing(self) -> bool:
         return self._task is not None and not self._task.done()
+
+    @property
+    def held(self) -> bool:
+        return not self._go.is_set()
+
+    def hold(self) -> None:
+        """Send nothing more until :meth:`resume` (the caller may be interrupting): the far side
+        plays out the lead it has and then goes quiet; nothing is lost, nothing is flushed."""
+        self._go.clear()
+
+    def resume(self) -> None:
+        """Go on from the next frame, where :meth:`hold` paused."""
+        self._go.set()
 
     def heard_ms(self) -> float:
         """Milliseconds of the current utterance the caller has heard by now."""
@@ -104,6 +119,8 @@ class Playout:
     ) -> float:
         async for frame in frames:
             await self._pace()
+            if not self._go.is_set():
+                await self._go.wait()
             now = self._clock.now()
             if self.first_frame_at is None:
                 self.first_frame_at = now
@@ -134,6 +151,7 @@ class Playout:
         task = self._task
         self._play_end = self._clock.now()
         self._sent_s = heard / 1000
+        self._go.set()
         if task is not None and not task.done():
             self._stopped_heard = heard
             task.cancel()

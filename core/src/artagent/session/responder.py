@@ -15,13 +15,17 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import msgspec
+
 from artagent.audio import FrameSplitter, Resampler
-from artagent.providers import ModelProvider, ModelRequest, TextDelta, TTSProvider, VoiceSpec
+from artagent.providers import ModelProvider, ModelRequest, ToolCallRequest, TTSProvider, VoiceSpec
 from artagent.session.latency import TurnTimeline
 from artagent.session.playout import Clock, Playout
+from artagent.session.state import Message
+from artagent.session.tools import ToolRound
 from artagent.speech_text import ClauseChunker, normalize_for_speech
 
-__all__ = ["Clause", "Reply", "Speaker", "model_clauses", "text_clauses"]
+__all__ = ["Clause", "Reply", "Speaker", "ToolLoopError", "model_clauses", "text_clauses"]
 
 SAMPLE_RATE = 16_000
 FRAME_S = 0.02
@@ -59,6 +63,8 @@ class Reply:
 
     timeline: TurnTimeline = field(default_factory=TurnTimeline)
     clauses: list[Clause] = field(default_factory=list)
+    tool_messages: list[Message] = field(default_factory=list)
+    """The tool calls made during the reply and their results, for the history."""
 
     @property
     def text(self) -> str:
@@ -99,21 +105,49 @@ async def text_clauses(text: str) -> AsyncIterator[str]:
         yield piece
 
 
+class ToolLoopError(RuntimeError):
+    """The model kept asking for tools without ever answering."""
+
+
 async def model_clauses(
-    model: ModelProvider, request: ModelRequest, timeline: TurnTimeline, clock: Clock
+    model: ModelProvider,
+    request: ModelRequest,
+    reply: Reply,
+    clock: Clock,
+    *,
+    tools: ToolRound | None = None,
+    max_tool_rounds: int = 4,
 ) -> AsyncIterator[str]:
-    """The model's reply as speakable clauses, the first as soon as it is complete. Tool calls
-    are not handled by this first engine: they are skipped."""
+    """The model's reply as speakable clauses, the first as soon as it is complete.
+
+    When a response ends with tool calls, the text so far is released (it is spoken while the
+    tools run), the calls are run by ``tools`` and the model is asked again with their results,
+    up to ``max_tool_rounds`` times. Tool calls without a ``tools`` runner are ignored.
+    """
     chunker = ClauseChunker()
+    timeline = reply.timeline
     timeline.model_request = clock.now()
-    async with closing(model.stream(request)) as stream:
-        async for item in stream:
-            if not isinstance(item, TextDelta):
-                continue
-            if timeline.model_first_token is None:
-                timeline.model_first_token = clock.now()
-            for piece in chunker.feed(item.text):
-                yield piece
+    messages = list(request.messages)
+    for round_ in range(max_tool_rounds + 1):
+        calls: list[ToolCallRequest] = []
+        async with closing(model.stream(msgspec.structs.replace(request, messages=messages))) as stream:
+            async for item in stream:
+                if isinstance(item, ToolCallRequest):
+                    calls.append(item)
+                    continue
+                if timeline.model_first_token is None:
+                    timeline.model_first_token = clock.now()
+                for piece in chunker.feed(item.text):
+                    yield piece
+        if not calls or tools is None:
+            break
+        if round_ == max_tool_rounds:
+            raise ToolLoopError(f"the model asked for tools {round_ + 1} times in a row without answering")
+        for piece in chunker.flush():
+            yield piece
+        recorded = await tools.run(calls)
+        reply.tool_messages += recorded
+        messages += recorded
     for piece in chunker.flush():
         yield piece
 
@@ -149,21 +183,31 @@ class Speaker:
     async def _synthesize(
         self, clauses: AsyncIterator[str], reply: Reply, queue: asyncio.Queue[bytes | None]
     ) -> None:
+        # One splitter for the whole reply: a clause's audio rarely ends on a frame boundary, and
+        # padding each clause to a whole frame would put up to 20 ms of silence between them.
+        splitter = FrameSplitter(SAMPLE_RATE)
+        clause: Clause | None = None
         try:
             async with closing(clauses) as pieces:
                 async for piece in pieces:
                     clause = Clause(piece)
                     reply.clauses.append(clause)
-                    await self._render(normalize_for_speech(piece), clause, reply.timeline, queue)
+                    await self._render(normalize_for_speech(piece), clause, reply.timeline, splitter, queue)
+            if clause is not None:
+                self._queue_frames(splitter.flush(), clause, queue)
         finally:
             queue.put_nowait(None)
 
     async def _render(
-        self, text: str, clause: Clause, timeline: TurnTimeline, queue: asyncio.Queue[bytes | None]
+        self,
+        text: str,
+        clause: Clause,
+        timeline: TurnTimeline,
+        splitter: FrameSplitter,
+        queue: asyncio.Queue[bytes | None],
     ) -> None:
         if timeline.tts_request is None:
             timeline.tts_request = self._clock.now()
-        splitter = FrameSplitter(SAMPLE_RATE)
         resampler: Resampler | None = None
         async with closing(self._tts.synthesize(text, voice=self._voice)) as chunks:
             async for chunk in chunks:
@@ -171,8 +215,8 @@ class Speaker:
                     timeline.tts_first_audio = self._clock.now()
                 resampler = resampler or Resampler(chunk.sample_rate, SAMPLE_RATE)
                 self._queue_frames(splitter.feed(resampler.process(chunk.pcm)), clause, queue)
-        tail = resampler.flush() if resampler is not None else b""
-        self._queue_frames([*splitter.feed(tail), *splitter.flush()], clause, queue)
+        if resampler is not None:
+            self._queue_frames(splitter.feed(resampler.flush()), clause, queue)
         clause.complete = True
 
     @staticmethod

@@ -82,6 +82,8 @@ class SessionState(msgspec.Struct, kw_only=True):
     """Form fields collected so far, as JSON values (name -> value)."""
     turn: int = 0
     """Completed turns."""
+    seq: int = 0
+    """The call's last event ``seq`` as of this save; a resumed call numbers its events above it."""
     started_at: UtcDatetime = msgspec.field(default_factory=utc_now)
     updated_at: UtcDatetime = msgspec.field(default_factory=utc_now)
     """When the state was last saved (set by :meth:`SessionStore.save`)."""

@@ -1,0 +1,205 @@
+"""Starting calls: a channel hands over a call's audio, the launcher runs its session.
+
+One :class:`SessionLauncher` per worker (``runtime.sessions``), built from ``[session]`` and the
+providers plugins registered. A channel adapter calls :meth:`SessionLauncher.run` with the
+call's id and its :class:`~artagent.providers.MediaChannel`; the launcher
+
+1. admits the call on this worker (refused while the worker drains),
+2. claims the call's lease and loads its saved state when the call is being resumed,
+3. opens the call's VAD and recogniser and builds the :class:`Session`,
+4. runs it, saving the state after every turn, and at the end writes the last state and
+   releases the lease.
+
+Providers are built once per worker and shared by its calls; a provider's per-call state lives
+in what ``open()`` returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from redis.asyncio import Redis
+
+from artagent.bus.outbox import CallEmitter, Publisher
+from artagent.calls import ActiveCalls
+from artagent.config import ConfigError, ConfigIssue, SessionConfig
+from artagent.providers import PROVIDER_KINDS, MediaChannel, ProviderKind, ProviderRegistry
+from artagent.session.engine import Session, SessionSettings
+from artagent.session.latency import SessionMetrics
+from artagent.session.persistence import StateKeeper
+from artagent.session.playout import Clock, LoopClock
+from artagent.session.state import SessionStore
+from artagent.session.tools import ToolRunner
+
+__all__ = ["RESUME_SEQ_GAP", "SessionLauncher", "SessionUnavailableError", "resolve_providers"]
+
+SAMPLE_RATE = 16_000
+RESUME_SEQ_GAP = 10_000
+"""A resumed call numbers its events from its last saved ``seq`` plus this much, above whatever
+its first worker emitted after its last save."""
+
+
+class SessionUnavailableError(RuntimeError):
+    """This worker cannot run calls: a provider kind has nothing installed to serve it."""
+
+
+def resolve_providers(
+    config: SessionConfig, registry: ProviderRegistry
+) -> tuple[dict[ProviderKind, str], dict[ProviderKind, str]]:
+    """The provider name chosen for each kind, and for each kind with none installed why.
+
+    A name that is not registered, or an empty name with several candidates, is a
+    :class:`ConfigError` naming the ``session.<kind>`` key.
+    """
+    chosen: dict[ProviderKind, str] = {}
+    missing: dict[ProviderKind, str] = {}
+    issues: list[ConfigIssue] = []
+    for kind in PROVIDER_KINDS:
+        name, installed = getattr(config, kind), registry.names(kind)
+        listed = ", ".join(installed) or "none installed"
+        if name and name not in installed:
+            issues.append(ConfigIssue(f"session.{kind}", f"no {kind} provider named {name!r} ({listed})"))
+        elif name:
+            chosen[kind] = name
+        elif len(installed) == 1:
+            chosen[kind] = installed[0]
+        elif installed:
+            issues.append(
+                ConfigIssue(f"session.{kind}", f"several {kind} providers installed ({listed}): name one")
+            )
+        else:
+            missing[kind] = f"no {kind} provider is installed (install a speech or agents plugin)"
+    if issues:
+        raise ConfigError(issues)
+    return chosen, missing
+
+
+def session_settings(config: SessionConfig, *, channel: str, worker: str | None = None) -> SessionSettings:
+    """The engine's settings for one call on ``channel``, from ``[session]``."""
+    return SessionSettings(
+        channel=channel,
+        worker=worker,
+        greeting=config.greeting,
+        resume_greeting=config.resume_greeting,
+        apology=config.apology,
+        farewell=config.farewell,
+        idle_reprompt=config.idle_reprompt,
+        idle_reprompt_s=config.idle_reprompt_s,
+        idle_hangup_s=config.idle_hangup_s,
+        max_duration_s=config.max_duration_s,
+        lead_ms=config.lead_ms,
+        barge_in=config.barge_in.enabled,
+        barge_in_min_speech_ms=config.barge_in.min_speech_ms,
+        false_interruption_s=config.barge_in.false_interruption_s,
+        fillers=tuple(config.barge_in.fillers),
+        speech_threshold=config.speech.threshold,
+        speech_release=config.speech.release,
+        speech_stop_ms=config.speech.stop_ms,
+    )
+
+
+class SessionLauncher:
+    """Builds and runs this worker's sessions (``runtime.sessions``)."""
+
+    def __init__(
+        self,
+        config: SessionConfig,
+        registry: ProviderRegistry,
+        *,
+        publisher: Publisher,
+        redis: Redis,
+        calls: ActiveCalls,
+        worker: str,
+        metrics: SessionMetrics | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.config = config
+        self.names, self.missing = resolve_providers(config, registry)
+        self._providers: dict[ProviderKind, Any] = {
+            kind: registry.create(kind, name, self._provider_settings(kind))
+            for kind, name in self.names.items()
+        }
+        self.store = SessionStore(redis, ttl_s=config.state_ttl_s)
+        self._publisher, self._calls, self._worker = publisher, calls, worker
+        self._metrics, self._clock = metrics, clock or LoopClock()
+
+    def _provider_settings(self, kind: ProviderKind) -> Mapping[str, Any]:
+        if kind == "turn_detector":
+            return {"min_delay_s": self.config.turn.min_delay_s, "max_delay_s": self.config.turn.max_delay_s}
+        return {}
+
+    @property
+    def status(self) -> str:
+        """ "ok", or why calls cannot start here."""
+        return "; ".join(self.missing.values()) or "ok"
+
+    async def run(
+        self,
+        call_id: str,
+        channel: MediaChannel,
+        *,
+        channel_name: str,
+        resume: bool = True,
+        settings: SessionSettings | None = None,
+        tools: ToolRunner | None = None,
+    ) -> Session:
+        """Run the call to its end and return its finished :class:`Session`.
+
+        ``resume``: when the call has a saved state (another worker drove it and went away), go
+        on from it. Raises :class:`SessionUnavailableError` when a provider kind is missing,
+        :class:`~artagent.calls.DrainingError` while the worker shuts down, and
+        :class:`~artagent.session.persistence.CallOwnedElsewhereError` while another worker
+        holds the call; in each case before anything is said to the caller.
+        """
+        if self.missing:
+            raise SessionUnavailableError(f"cannot start call {call_id!r}: {self.status}")
+        holder: list[Session] = []
+
+        async def end(reason: str) -> None:
+            if holder:
+                await holder[0].end(reason)
+
+        self._calls.admit(call_id, end)
+        try:
+            keeper = StateKeeper(self.store, self._worker, lease_s=self.config.lease_s)
+            state = await keeper.acquire(call_id, channel_name, resume=resume)
+            try:
+                session = await self._build(state.call_id, channel, keeper, settings, tools, channel_name)
+                holder.append(session)
+                await session.run()
+            finally:
+                await keeper.close()
+        finally:
+            await self._calls.finished(call_id)
+        return session
+
+    async def _build(
+        self,
+        call_id: str,
+        channel: MediaChannel,
+        keeper: StateKeeper,
+        settings: SessionSettings | None,
+        tools: ToolRunner | None,
+        channel_name: str,
+    ) -> Session:
+        state = keeper.state
+        assert state is not None
+        providers = self._providers
+        stt = await providers["stt"].open(sample_rate=SAMPLE_RATE, language=self.config.language or None)
+        start_seq = state.seq + RESUME_SEQ_GAP if state.history else 0
+        return Session(
+            channel=channel,
+            vad=providers["vad"].open(sample_rate=SAMPLE_RATE),
+            stt=stt,
+            tts=providers["tts"],
+            turn_detector=providers["turn_detector"],
+            model=providers["model"],
+            emitter=CallEmitter(call_id, self._publisher, start_seq=start_seq),
+            clock=self._clock,
+            settings=settings or session_settings(self.config, channel=channel_name, worker=self._worker),
+            metrics=self._metrics,
+            state=state,
+            tools=tools,
+            on_state_changed=keeper.changed,
+        )
