@@ -4,11 +4,9 @@ building blocks (segmenter, chunker, playout), every assertion at the wire or on
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from artagent.bus.outbox import CallEmitter
 from artagent.events import (
     AgentResponseGenerated,
     CallEnded,
@@ -21,91 +19,25 @@ from artagent.events import (
     TranscriptionReceived,
 )
 from artagent.providers import TextDelta
-from artagent.session.engine import Session, SessionSettings
-from artagent.session.latency import SessionMetrics
+from artagent.session.engine import SessionSettings
 from artagent.session.responder import Clause, Reply
 from artagent.testing import (
-    FakeChannel,
-    FakeModel,
+    CallHarness,
     FakeProviderError,
-    FakeSTT,
-    FakeTTS,
-    FakeTurnDetector,
-    FakeVAD,
     ScriptedResponse,
     VirtualClock,
 )
-from prometheus_client import CollectorRegistry
 
 APOLOGY = "Sorry, I had a problem there. Could you say that again?"
 
 
-class RecordingOutbox:
-    """Stands in for the Outbox: keeps what the CallEmitter publishes."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def publish(self, event: Event) -> None:
-        self.events.append(event)
-
-
-class FlushRecordingChannel(FakeChannel):
-    """Also records how many frames had been sent when each flush came."""
-
-    def __init__(self, clock: VirtualClock) -> None:
-        super().__init__(clock)
-        self.sent_before_flush: list[int] = []
-
-    async def flush(self) -> None:
-        self.sent_before_flush.append(len(self.sent))
-        await super().flush()
-
-
-@dataclass
-class Call:
-    clock: VirtualClock
-    channel: FlushRecordingChannel
-    stt: FakeSTT
-    tts: FakeTTS
-    model: FakeModel
-    outbox: RecordingOutbox = field(default_factory=RecordingOutbox)
-    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
-    session: Session | None = None
-
-    @property
-    def events(self) -> list[Event]:
-        return self.outbox.events
-
-    def of(self, kind: type[Event]) -> list[Any]:
-        return [event for event in self.events if isinstance(event, kind)]
-
-    async def start(self, settings: SessionSettings) -> asyncio.Task[None]:
-        self.session = Session(
-            channel=self.channel,
-            vad=FakeVAD().open(sample_rate=16_000),
-            stt=await self.stt.open(sample_rate=16_000),
-            tts=self.tts,
-            turn_detector=FakeTurnDetector(0.5),
-            model=self.model,
-            emitter=CallEmitter("call-1", self.outbox),
-            clock=self.clock,
-            settings=settings,
-            metrics=SessionMetrics(self.registry),
-        )
-        return asyncio.create_task(self.session.run())
+Call = CallHarness
 
 
 def make_call(
     clock: VirtualClock, utterances: list[str], responses: list[ScriptedResponse], **tts: Any
-) -> Call:
-    return Call(
-        clock=clock,
-        channel=FlushRecordingChannel(clock),
-        stt=FakeSTT(clock, utterances, partial_every=0),
-        tts=FakeTTS(clock, **tts),
-        model=FakeModel(clock, responses, first_token_latency_s=0.3, inter_token_s=0.0),
-    )
+) -> CallHarness:
+    return CallHarness.build(clock, utterances, responses, **tts)
 
 
 def types(events: list[Event]) -> list[str]:

@@ -379,21 +379,34 @@ class Session:
             speech_end=self._speech_end, final_transcript=self._final_at, end_of_turn=self._clock.now()
         )
         self.state.turn += 1
-        self.history.append(Message(role="user", content=text, agent=self.agent, at=self._at()))
-        self._state_changed()
-        self._start_reply(self._respond(timeline))
+        said = Message(role="user", content=text, agent=self.agent, at=self._at())
+        speaking = self._reply_task
+        if self.settings.barge_in or speaking is None or speaking.done() or speaking is self._reprompt_task:
+            self.history.append(said)
+            self._state_changed()
+            self._start_reply(self._respond(timeline))
+        else:  # the agent cannot be interrupted: it finishes, then answers
+            self._start_reply(self._respond(timeline, after=(speaking, said)), cancel_previous=False)
 
     # -- replies -----------------------------------------------------------------------------
-    def _start_reply(self, reply: Coroutine[Any, Any, None]) -> None:
+    def _start_reply(self, reply: Coroutine[Any, Any, None], *, cancel_previous: bool = True) -> None:
         if self._group is None:
             reply.close()
             return
         previous = self._reply_task
-        if previous is not None and not previous.done():
+        if cancel_previous and previous is not None and not previous.done():
             previous.cancel()
         self._reply_task = self._group.create_task(reply, name="reply")
 
-    async def _respond(self, timeline: TurnTimeline) -> None:
+    async def _respond(
+        self, timeline: TurnTimeline, *, after: tuple[asyncio.Task[None], Message] | None = None
+    ) -> None:
+        """Answer the caller's turn; ``after``: first let that reply finish, then add what the
+        caller said meanwhile to the history (so it follows the reply they talked over)."""
+        if after is not None:
+            await asyncio.wait({after[0]})
+            self.history.append(after[1])
+            self._state_changed()
         s = self.settings
         system = Message(role="system", content=s.system_prompt)
         specs = tuple(self._tools.runner.specs()) if self._tools is not None else ()

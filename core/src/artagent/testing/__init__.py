@@ -20,11 +20,13 @@ from artagent.testing.fakes import (
     FakeVADStream,
     Synthesis,
 )
+from artagent.testing.harness import CallHarness, RecordingPublisher
 from artagent.testing.model import FakeModel, ModelCall, ModelItem, ScriptedResponse
 
 __all__ = [
     "FRAME_BYTES",
     "SAMPLE_RATE",
+    "CallHarness",
     "FakeChannel",
     "FakeModel",
     "FakeProviderError",
@@ -36,6 +38,7 @@ __all__ = [
     "FakeVADStream",
     "ModelCall",
     "ModelItem",
+    "RecordingPublisher",
     "ScriptedResponse",
     "SentFrame",
     "Synthesis",

@@ -35,6 +35,8 @@ class FakeChannel:
         self.sent: list[SentFrame] = []
         self.flushes: list[float] = []
         """Clock times of each flush()."""
+        self.sent_before_flush: list[int] = []
+        """How many frames had been sent when each flush() came."""
         self.hangup_reason: str | None = None
         self.hangup_at: float | None = None
         self.inbound_frames = 0
@@ -86,6 +88,7 @@ class FakeChannel:
 
     async def flush(self) -> None:
         self.flushes.append(self.clock.now())
+        self.sent_before_flush.append(len(self.sent))
 
     async def hangup(self, reason: str) -> None:
         if self.hangup_reason is None:

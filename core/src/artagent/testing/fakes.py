@@ -100,6 +100,7 @@ class FakeSTTStream:
         self._position_ms = 0.0
         self._segment = 0
         self._segment_frames = 0
+        self._speech_frames = 0
         self._segment_start_ms = 0.0
         self._partial_words = 0
         self._finals: set[asyncio.Task[None]] = set()
@@ -113,8 +114,10 @@ class FakeSTTStream:
         self._position_ms += len(frame) / 2 / self.sample_rate * 1000
         self._segment_frames += 1
         every = self._stt.partial_every
-        if every > 0 and self._segment_frames % every == 0:
-            self._emit_partial(self._segment_frames // every)
+        if every > 0 and frame_rms(frame) >= self._stt.speech_rms:
+            self._speech_frames += 1
+            if self._speech_frames % every == 0:
+                self._emit_partial(self._speech_frames // every)
 
     def _emit_partial(self, words_heard: int) -> None:
         words = self._stt.utterance(self._segment).split()
@@ -134,6 +137,7 @@ class FakeSTTStream:
             result = stt.error or FakeProviderError(f"scripted STT failure on utterance {index}")
         self._segment += 1
         self._segment_frames = 0
+        self._speech_frames = 0
         self._partial_words = 0
         task = asyncio.create_task(self._deliver_final(result), name="fake-stt-final")
         self._finals.add(task)
@@ -175,7 +179,8 @@ class FakeSTTStream:
 
 class FakeSTT:
     """Scripted recognition: a growing prefix of the current utterance every ``partial_every``
-    frames, the whole utterance ``final_latency_s`` after end_of_speech()."""
+    speech frames (as loud as ``speech_rms``: silence is not words), the whole utterance
+    ``final_latency_s`` after end_of_speech()."""
 
     def __init__(
         self,
@@ -186,12 +191,14 @@ class FakeSTT:
         final_latency_s: float = 0.2,
         fail_on: int | None = None,
         error: BaseException | None = None,
+        speech_rms: float = 0.02,
     ) -> None:
         self.clock = clock
+        self.speech_rms = speech_rms
         self.utterances = list(utterances)
         """Text per speech segment; a segment past the end is recognised as ""."""
         self.partial_every = partial_every
-        """Frames between partials, each one word longer (0: no partials)."""
+        """Speech frames between partials, each one word longer (0: no partials)."""
         self.final_latency_s = final_latency_s
         self.fail_on = fail_on
         """Index of the utterance whose final result is replaced by ``error``, raised in results()."""
