@@ -23,6 +23,7 @@ from artagent.bus.subscribers import BusConsumers, Subscription
 from artagent.calls import ActiveCalls
 from artagent.config import ConfigError, LoadedConfig
 from artagent.events import EventCatalogue
+from artagent.loop_lag import LoopLagMonitor
 from artagent.plugins import PluginHost, PluginLoadError
 from artagent.providers import ProviderRegistry, ProviderSpec
 from artagent.session.latency import SessionMetrics
@@ -127,6 +128,7 @@ class Runtime:
         self.routes = [item for _, item in self.plugins.routes(self.plugin_configs, **services)]
         self.checks: dict[str, str] = {"plugins": "ok", "bus": "not connected yet"}
         self.calls = ActiveCalls(self.registry)
+        self.loop_lag = LoopLagMonitor(registry=self.registry)
         try:
             self.sessions = SessionLauncher(
                 cfg.session,
@@ -161,6 +163,7 @@ class Runtime:
         except (RedisError, OSError) as exc:
             self.checks["bus"] = f"cannot reach Redis at {self.redis_url}: {exc}"
             raise BusUnavailableError(self.checks["bus"]) from exc
+        self.loop_lag.start()
         await self.outbox.start()
         await self.consumers.start()
         self.checks["bus"] = "ok"
@@ -173,6 +176,7 @@ class Runtime:
         self._stopping = True
         await self.consumers.stop()
         await self.outbox.close()
+        await self.loop_lag.stop()
         await self.redis.aclose()
         if self.embedded is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.embedded.stop)
