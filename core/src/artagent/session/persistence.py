@@ -46,6 +46,7 @@ class StateKeeper:
         """Another worker saved the call: this one stopped writing it."""
         self._dirty = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._saving: asyncio.Future[None] | None = None
 
     async def acquire(self, call_id: str, channel: str, *, resume: bool = True) -> SessionState:
         """Claim the call and return its state: the stored one when ``resume`` and there is one
@@ -70,11 +71,14 @@ class StateKeeper:
 
     async def close(self, timeout_s: float = 5.0) -> bool:
         """Write the last state (retrying up to ``timeout_s``) and release the lease.
-        Returns whether the last state reached Redis."""
+        Returns False when the last state could not be written in time; True when it was, or
+        when another worker has taken the call over (its state is not this worker's to write)."""
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        if self._saving is not None:  # a background save in flight: let it land first
+            await asyncio.wait({self._saving}, timeout=timeout_s)
         state = self.state
         if state is None:
             return True
@@ -89,7 +93,10 @@ class StateKeeper:
         renew_every = self.lease_s / 3
         while not self.lost:
             try:
-                await asyncio.wait_for(self._dirty.wait(), renew_every)
+                # Not wait_for: on Python 3.11 it swallows a cancel() that arrives just as the
+                # event is set (as at the end of every call), and close() would wait forever.
+                async with asyncio.timeout(renew_every):
+                    await self._dirty.wait()
             except TimeoutError:
                 await self._renew()
                 continue
@@ -112,8 +119,13 @@ class StateKeeper:
         if state is None or self.lost:
             return True
         self._dirty.clear()
+        # Shielded: cancelling a save in flight (close() stops the background task) would not
+        # stop it reaching Redis, but this worker would not learn the version it wrote, and its
+        # last save would then be refused as stale.
+        self._saving = saving = asyncio.ensure_future(self.store.save(state))
+        saving.add_done_callback(_retrieve)
         try:
-            await self.store.save(state)
+            await asyncio.shield(saving)
         except StaleSessionError as error:
             self.lost = True
             log.error("call %s: %s; this worker stops writing it", state.call_id, error)
@@ -138,3 +150,9 @@ class StateKeeper:
         except (RedisError, OSError) as error:
             self.failures += 1
             log.warning("call %s: renewing the lease failed (will retry): %s", state.call_id, error)
+
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    """A shielded save's error is handled by whoever awaited it, or by the next save."""
+    if not future.cancelled():
+        future.exception()
