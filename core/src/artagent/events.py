@@ -8,6 +8,7 @@ one decoder decodes the union of every registered type.
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 from collections.abc import Iterable, Iterator
 from typing import Annotated, Any, Literal, Union
 
@@ -291,7 +292,21 @@ class EventCatalogue:
 
     def json_schema(self) -> dict[str, Any]:
         """A JSON Schema (2020-12) of every registered event, with one definition per type."""
-        schema: dict[str, Any] = msgspec.json.schema(self.union)
+        schema: dict[str, Any] = _clean_descriptions(msgspec.json.schema(self.union))
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         schema["title"] = "ARTAgent events"
         return schema
+
+
+def _clean_descriptions(node: Any) -> Any:
+    """Docstring descriptions with their indentation removed: msgspec releases differ on whether
+    they clean docstrings themselves, and the exported schema must not depend on which is installed."""
+    if isinstance(node, dict):
+        return {
+            key: inspect.cleandoc(value) if key == "description" and isinstance(value, str)
+            else _clean_descriptions(value)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_clean_descriptions(item) for item in node]
+    return node
