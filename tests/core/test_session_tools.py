@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from artagent.events import AgentResponseGenerated, CallEnded, ErrorOccurred, ToolCalled, ToolCompleted
-from artagent.providers import TextDelta, ToolCallRequest, ToolSpec
+from artagent.providers import ModelUsage, TextDelta, ToolCallRequest, ToolSpec
 from artagent.session.engine import SessionSettings
 from artagent.session.tools import CallControl, ToolResult
 from artagent.testing import CallHarness, VirtualClock
@@ -166,3 +166,27 @@ def test_a_tool_result_that_is_not_json_is_a_failed_result(virtual_clock: Virtua
     call = one_question(virtual_clock, [[lookup()], "Sorry."], Odd(virtual_clock))
     [completed] = call.of(ToolCompleted)
     assert not completed.ok and "non-JSON result" in completed.result["error"]
+
+
+def test_token_usage_of_every_request_in_a_turn_is_summed_into_the_response_event(
+    virtual_clock: VirtualClock,
+) -> None:
+    responses = [
+        [
+            TextDelta("Let me check."),
+            lookup(),
+            ModelUsage(model="gpt-x", prompt_tokens=120, completion_tokens=9),
+        ],
+        [TextDelta("It is 500 dollars."), ModelUsage(model="gpt-y", prompt_tokens=150, completion_tokens=7)],
+    ]
+    call = one_question(virtual_clock, responses, Tools(virtual_clock))
+
+    [answer] = call.of(AgentResponseGenerated)
+    assert (answer.model, answer.prompt_tokens, answer.completion_tokens) == ("gpt-y", 270, 16)
+    assert call.spoken() == ["Let me check.", "It is five hundred dollars."]
+
+
+def test_a_router_that_reports_no_usage_leaves_the_usage_fields_empty(virtual_clock: VirtualClock) -> None:
+    call = one_question(virtual_clock, ["Hello there."], Tools(virtual_clock))
+    [answer] = call.of(AgentResponseGenerated)
+    assert (answer.model, answer.prompt_tokens, answer.completion_tokens) == (None, None, None)

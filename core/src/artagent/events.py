@@ -128,6 +128,11 @@ class AgentResponseGenerated(Event, frozen=True, kw_only=True, tag="agent_respon
     turn: int = 0
     latency: TurnLatency | None = None
     interrupted: bool = False
+    model: str | None = None
+    """The model or deployment that answered (the last one, when tools made several requests)."""
+    prompt_tokens: int | None = None
+    """Tokens sent, summed over the turn's model requests; None when the router reports none."""
+    completion_tokens: int | None = None
 
 
 class AgentHandoff(Event, frozen=True, kw_only=True, tag="agent_handoff"):

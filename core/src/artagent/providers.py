@@ -18,8 +18,10 @@ __all__ = [
     "PROVIDER_KINDS",
     "AudioChunk",
     "MediaChannel",
+    "ModelItem",
     "ModelProvider",
     "ModelRequest",
+    "ModelUsage",
     "ProviderKind",
     "ProviderRegistry",
     "ProviderSpec",
@@ -159,11 +161,23 @@ class ToolCallRequest(msgspec.Struct, frozen=True, kw_only=True):
     arguments: dict[str, Any]
 
 
+class ModelUsage(msgspec.Struct, frozen=True, kw_only=True):
+    """What one model response cost; a router yields it once, at the end of the stream."""
+
+    model: str = ""
+    """The model or deployment that actually answered (after any fallback)."""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+ModelItem = TextDelta | ToolCallRequest | ModelUsage
+
+
 @runtime_checkable
 class ModelProvider(Protocol):
-    def stream(self, request: ModelRequest) -> AsyncIterator[TextDelta | ToolCallRequest]:
-        """Text as it is generated, and tool calls once their arguments are complete.
-        Cancelling the iteration cancels the request."""
+    def stream(self, request: ModelRequest) -> AsyncIterator[ModelItem]:
+        """Text as it is generated, tool calls once their arguments are complete, and
+        optionally a :class:`ModelUsage` last. Cancelling the iteration cancels the request."""
         ...
 
 

@@ -497,6 +497,7 @@ class Session:
             turn=self.turn,
             latency=latency,
             interrupted=interrupted,
+            **_usage_fields(reply),
         )
         self._state_changed()
 
@@ -520,3 +521,15 @@ class Session:
 
     def _at(self) -> float:
         return round(self._clock.now() - self._started_at, 3)
+
+
+def _usage_fields(reply: Reply) -> dict[str, Any]:
+    """The model and token counts of ``agent_response_generated``, when the router gave them."""
+    usage = reply.usage
+    if usage is None:
+        return {}
+    return {
+        "model": usage.model or None,
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+    }

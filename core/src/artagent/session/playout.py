@@ -106,13 +106,15 @@ class Playout:
         try:
             return await task
         except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if self._stopped_heard is not None and (current is None or current.cancelling() == 0):
+            if self._stopped_heard is not None and not _caller_cancelled():
                 return self._stopped_heard
             raise
         finally:
             if self._task is task:
                 self._task = None
+            # The traceback of a cancellation keeps this frame: holding the task here would
+            # tie the error, the frames and the tasks in a cycle only a full collection frees.
+            del task
 
     async def _run(
         self, frames: AsyncIterable[bytes], on_first_frame: Callable[[float], None] | None
@@ -156,3 +158,11 @@ class Playout:
             self._stopped_heard = heard
             task.cancel()
         return heard
+
+
+def _caller_cancelled() -> bool:
+    """The task running this was itself cancelled (not only the playout, by :meth:`Playout.stop`).
+
+    A function of its own so that the caller's frame holds no reference to its task."""
+    current = asyncio.current_task()
+    return current is not None and current.cancelling() > 0

@@ -2,9 +2,9 @@
 
 One :class:`Reply` per agent utterance records what was planned (each clause with the audio it
 produced) so a barge-in can keep, in the history, only what the caller heard. The
-:class:`Speaker` runs the pipeline as one task group, so cancelling the task that awaits
+:class:`Speaker` runs the pipeline as two tasks (synthesis and playout), so cancelling the task that awaits
 :meth:`Speaker.speak` really cancels the model request and the synthesis (their iterators are
-closed, not left suspended).
+closed, not left suspended) before it returns.
 """
 
 from __future__ import annotations
@@ -18,7 +18,14 @@ from typing import Any, TypeVar
 import msgspec
 
 from artagent.audio import FrameSplitter, Resampler
-from artagent.providers import ModelProvider, ModelRequest, ToolCallRequest, TTSProvider, VoiceSpec
+from artagent.providers import (
+    ModelProvider,
+    ModelRequest,
+    ModelUsage,
+    ToolCallRequest,
+    TTSProvider,
+    VoiceSpec,
+)
 from artagent.session.latency import TurnTimeline
 from artagent.session.playout import Clock, Playout
 from artagent.session.state import Message
@@ -65,6 +72,17 @@ class Reply:
     clauses: list[Clause] = field(default_factory=list)
     tool_messages: list[Message] = field(default_factory=list)
     """The tool calls made during the reply and their results, for the history."""
+    usage: ModelUsage | None = None
+    """Tokens of every model request of the reply, summed; the model named is the last one."""
+
+    def add_usage(self, usage: ModelUsage) -> None:
+        if self.usage is not None:
+            usage = ModelUsage(
+                model=usage.model or self.usage.model,
+                prompt_tokens=self.usage.prompt_tokens + usage.prompt_tokens,
+                completion_tokens=self.usage.completion_tokens + usage.completion_tokens,
+            )
+        self.usage = usage
 
     @property
     def text(self) -> str:
@@ -135,6 +153,9 @@ async def model_clauses(
                 if isinstance(item, ToolCallRequest):
                     calls.append(item)
                     continue
+                if isinstance(item, ModelUsage):
+                    reply.add_usage(item)
+                    continue
                 if timeline.model_first_token is None:
                     timeline.model_first_token = clock.now()
                 for piece in chunker.feed(item.text):
@@ -166,19 +187,28 @@ class Speaker:
     async def speak(
         self, clauses: AsyncIterator[str], reply: Reply, on_first_frame: Callable[[float], None]
     ) -> float:
-        """Speak every clause; returns the ms heard. A failing provider raises its own error."""
+        """Speak every clause; returns the ms heard. A failing provider raises its own error once
+        the audio it produced before failing has been played."""
         queue: asyncio.Queue[bytes | None] = asyncio.Queue()
 
         def first_frame(at: float) -> None:
             reply.timeline.first_frame_sent = at
             on_first_frame(at)
 
+        # Two tasks by hand rather than a TaskGroup: on Python 3.11 a cancelled TaskGroup leaves
+        # its CancelledError, traceback and frames in a reference cycle, and a barge-in cancels
+        # a reply: on a busy worker that garbage made the collector's pauses stall every call.
+        synthesis = asyncio.create_task(self._synthesize(clauses, reply, queue), name="synthesize")
         try:
-            async with asyncio.TaskGroup() as group:
-                group.create_task(self._synthesize(clauses, reply, queue), name="synthesize")
-                return await self._playout.play(_drain(queue), on_first_frame=first_frame)
-        except ExceptionGroup as errors:
-            raise errors.exceptions[0] from None
+            heard = await self._playout.play(_drain(queue), on_first_frame=first_frame)
+        finally:
+            if not synthesis.done():
+                synthesis.cancel()
+            await asyncio.wait({synthesis})  # the model and TTS streams are closed by now
+        error = None if synthesis.cancelled() else synthesis.exception()
+        if error is not None:  # what was synthesized before the failure has been played
+            raise error
+        return heard
 
     async def _synthesize(
         self, clauses: AsyncIterator[str], reply: Reply, queue: asyncio.Queue[bytes | None]

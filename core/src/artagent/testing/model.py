@@ -11,13 +11,12 @@ import re
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 
-from artagent.providers import ModelRequest, TextDelta, ToolCallRequest
+from artagent.providers import ModelItem, ModelRequest, TextDelta
 from artagent.session.playout import Clock
 from artagent.testing.fakes import FakeProviderError
 
 __all__ = ["FakeModel", "ModelCall", "ModelItem", "ScriptedResponse"]
 
-ModelItem = TextDelta | ToolCallRequest
 ScriptedResponse = str | Sequence[ModelItem | BaseException]
 """A reply: text (streamed word by word), or items in order; an exception item is raised there."""
 
