@@ -317,6 +317,16 @@ def test_every_hook_is_called_at_start_up(make_config: MakeConfig) -> None:
             assert secrets == {}
             return []
 
+        @hookimpl
+        def register_tools(self, config: Any, secrets: Any) -> list[Any]:
+            calls.append("register_tools")
+            return []
+
+        @hookimpl
+        def register_agents(self, config: Any) -> list[Any]:
+            calls.append("register_agents")
+            return []
+
     runtime_with(make_config, recorder=Recorder())
     assert sorted(calls) == sorted(hookspecs.hook_names())
 

@@ -127,7 +127,8 @@ def test_a_slow_tool_times_out_and_the_model_is_told(virtual_clock: VirtualClock
     [completed] = call.of(ToolCompleted)
     assert not completed.ok and completed.duration_ms == 2000.0
     assert completed.result == {"error": "lookup_policy took longer than 2 s"}
-    assert call.spoken() == ["That is taking too long,", "sorry."]
+    # After tool_filler_s (2 s by default) of waiting, the agent says its filler.
+    assert call.spoken() == ["One moment, please.", "That is taking too long,", "sorry."]
 
 
 def test_an_agent_ends_the_call_after_its_goodbye(virtual_clock: VirtualClock) -> None:

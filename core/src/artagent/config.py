@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import msgspec
 
 __all__ = [
+    "AgentsConfig",
     "BusConfig",
     "Config",
     "ConfigError",
@@ -150,6 +151,22 @@ class SessionConfig(_Section):
     barge_in: BargeInConfig = msgspec.field(default_factory=BargeInConfig)
 
 
+class AgentsConfig(_Section):
+    scenario: str = ""
+    """The scenario answering calls when no rule below matches; empty: the only scenario
+    installed (none installed: one plain assistant with ``[session] model``)."""
+    channels: dict[str, str] = msgspec.field(default_factory=dict)
+    """Channel name (``acs``, ``browser``, ``cli``...) -> scenario."""
+    numbers: dict[str, str] = msgspec.field(default_factory=dict)
+    """Called phone number (E.164) -> scenario; takes precedence over ``channels``."""
+    routers: list[str] = msgspec.field(default_factory=lambda: ["openai", "flows"])
+    """Model routers in order of preference for agents whose YAML names none (or whose own are
+    unavailable): the first installed and available answers."""
+    admin_token_env: str = ""
+    """Environment variable holding the token that ``PUT /api/v1/agents/{name}`` requires;
+    empty: agents cannot be changed at run time."""
+
+
 class LoggingConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     """Root log level."""
@@ -160,6 +177,7 @@ class Config(_Section):
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     bus: BusConfig = msgspec.field(default_factory=BusConfig)
     session: SessionConfig = msgspec.field(default_factory=SessionConfig)
+    agents: AgentsConfig = msgspec.field(default_factory=AgentsConfig)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
     plugins: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     """One table per plugin, decoded by that plugin's own schema."""

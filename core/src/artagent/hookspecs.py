@@ -19,10 +19,13 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import msgspec
     from prometheus_client import CollectorRegistry
     from redis.asyncio import Redis
 
+    from artagent.agents.tools import Tool
     from artagent.bus.subscribers import Subscription
     from artagent.events import Event, EventCatalogue
     from artagent.providers import ProviderSpec
@@ -91,6 +94,28 @@ def register_providers(config: Any, secrets: Mapping[str, str]) -> Iterable[Prov
     that kind (runtime.toml chooses providers by these names) and a factory that builds the
     provider from its settings table. Two plugins offering the same kind and name stop the
     start-up with an error naming both.
+    """
+
+
+@hookspec
+def register_tools(config: Any, secrets: Mapping[str, str]) -> Iterable[Tool]:  # type: ignore[empty-body]
+    """Return the tools this plugin offers agents: :class:`artagent.agents.tools.Tool` objects,
+    made with the ``@tool`` decorator from async functions taking a msgspec Struct.
+
+    Called once while the runtime is built, before the agents load (an agent naming a tool no
+    plugin registered stops the start-up). Tool names are global: two plugins registering the
+    same name stop the start-up with an error naming both.
+    """
+
+
+@hookspec
+def register_agents(config: Any) -> Iterable[Path]:  # type: ignore[empty-body]
+    """Return folders of agent and scenario definitions shipped with the plugin.
+
+    Each folder may hold ``agents/*.yaml``, ``scenarios/*.yaml`` and the prompt files the agents
+    name (see docs/agents.md). Called once while the runtime is built; every definition is
+    checked then, so a malformed file or a handoff to an unknown agent stops the start-up with
+    the file and key named, never mid-call.
     """
 
 

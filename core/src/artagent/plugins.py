@@ -159,6 +159,12 @@ class PluginHost:
     def routes(self, configs: Mapping[str, Any], **services: Any) -> list[tuple[str, Any]]:
         return self._collect("register_routes", services, configs)
 
+    def tools(self, configs: Mapping[str, Any]) -> list[tuple[str, Any]]:
+        return self._collect("register_tools", {}, configs)
+
+    def agent_folders(self, configs: Mapping[str, Any]) -> list[tuple[str, Any]]:
+        return self._collect("register_agents", {}, configs)
+
     def _collect(
         self, hook: str, services: Mapping[str, Any], configs: Mapping[str, Any]
     ) -> list[tuple[str, Any]]:

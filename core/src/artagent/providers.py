@@ -9,13 +9,14 @@ which implementation it runs. Audio is PCM16 little-endian mono; the engine work
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import msgspec
 
 __all__ = [
     "PROVIDER_KINDS",
+    "AgentContext",
     "AudioChunk",
     "MediaChannel",
     "ModelItem",
@@ -139,6 +140,33 @@ class ToolSpec(msgspec.Struct, frozen=True, kw_only=True):
     """JSON Schema of the arguments."""
 
 
+@dataclass
+class AgentContext:
+    """What a model router may know of the agent it answers for, beyond the messages.
+
+    An LLM router needs none of it; the offline flow engine runs the agent's form from it.
+    ``memory`` is the router's own, per agent and per call: what it changes there is saved with
+    the call's state, so a call resumed on another worker goes on where it was.
+    """
+
+    call_id: str
+    agent: str
+    definition: Any
+    """The agent's :class:`~artagent.agents.definitions.AgentDefinition`."""
+    fields: dict[str, Any]
+    """The call's collected fields, shared by its agents (tools write them too)."""
+    memory: dict[str, Any]
+    arrived: str | None = None
+    """``"announced"`` or ``"discrete"``: the agent has just been handed the call (after saying
+    its greeting, when announced) and is asked for the first time."""
+    handoff_tools: Mapping[str, str] = field(default_factory=dict)
+    """Target agent -> the name of the tool that hands the call to it."""
+    render: Callable[[str, Mapping[str, Any]], str] | None = None
+    """Renders one of the agent's Jinja templates with the call's context plus the mapping."""
+    now: Callable[[], Any] | None = None
+    """The call's wall clock (a timezone-aware datetime), for relative dates."""
+
+
 class ModelRequest(msgspec.Struct, frozen=True, kw_only=True):
     """Everything sent to the model for one response; every setting here is actually sent."""
 
@@ -149,6 +177,8 @@ class ModelRequest(msgspec.Struct, frozen=True, kw_only=True):
     temperature: float | None = None
     top_p: float | None = None
     max_tokens: int | None = None
+    context: AgentContext | None = None
+    """The agent behind the request (not sent to an LLM: it has the system prompt)."""
 
 
 class TextDelta(msgspec.Struct, frozen=True):

@@ -17,6 +17,12 @@ from typing import Any
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 from redis.exceptions import RedisError
 
+from artagent.agents.catalog import AgentCatalog
+from artagent.agents.layer import AgentsLayer
+from artagent.agents.records import RedisRecordStore
+from artagent.agents.routing import ModelRouting
+from artagent.agents.selection import ScenarioSelector
+from artagent.agents.tools import ToolRegistry
 from artagent.bus.outbox import Outbox
 from artagent.bus.redis import EmbeddedRedis, async_client, redis_url
 from artagent.bus.subscribers import BusConsumers, Subscription
@@ -126,6 +132,7 @@ class Runtime:
             except ValueError as exc:
                 raise PluginLoadError(f"plugin {owner}: {exc}") from None
         self.routes = [item for _, item in self.plugins.routes(self.plugin_configs, **services)]
+        self.agents = self._agents_layer(loaded)
         self.checks: dict[str, str] = {"plugins": "ok", "bus": "not connected yet"}
         self.calls = ActiveCalls(self.registry)
         self.loop_lag = LoopLagMonitor(registry=self.registry)
@@ -138,12 +145,28 @@ class Runtime:
                 calls=self.calls,
                 worker=self.worker,
                 metrics=SessionMetrics(self.registry),
+                agents=self.agents,
             )
         except ConfigError as exc:
             raise ConfigError(exc.issues, loaded.source) from None
         if self.sessions.missing:
             log.warning("calls cannot start on this worker yet: %s", self.sessions.status)
         self._stopping = False
+
+    def _agents_layer(self, loaded: LoadedConfig) -> AgentsLayer:
+        """Tools, then the agent and scenario definitions checked against them, then
+        ``[agents]`` checked against the scenarios: any mistake stops the start-up here."""
+        try:
+            tools = ToolRegistry(self.plugins.tools(self.plugin_configs))
+        except (TypeError, ValueError) as exc:
+            raise PluginLoadError(str(exc)) from None
+        catalog = AgentCatalog.load(self.plugins.agent_folders(self.plugin_configs), tools)
+        try:
+            selector = ScenarioSelector(self.config.agents, catalog)
+        except ConfigError as exc:
+            raise ConfigError(exc.issues, loaded.source) from None
+        routing = ModelRouting(self.providers, self.config.agents.routers)
+        return AgentsLayer(catalog, tools, routing, selector, RedisRecordStore(self.redis))
 
     @property
     def draining(self) -> bool:

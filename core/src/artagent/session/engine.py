@@ -32,6 +32,7 @@ from artagent.events import (
     CallEnded,
     CallStarted,
     ErrorOccurred,
+    EscalationRequested,
     Event,
     PlaybackInterrupted,
     PlaybackStarted,
@@ -42,13 +43,13 @@ from artagent.events import (
 from artagent.providers import (
     MediaChannel,
     ModelProvider,
-    ModelRequest,
     STTStream,
     Transcript,
     TTSProvider,
     TurnDetector,
     VADStream,
 )
+from artagent.session.conversation import Conversation, SingleAgent
 from artagent.session.interruptions import FillerWords, Interruption, Outcome
 from artagent.session.latency import SessionMetrics, TurnTimeline
 from artagent.session.playout import Clock, Playout
@@ -95,6 +96,11 @@ class SessionSettings(msgspec.Struct, frozen=True, kw_only=True):
     """VAD probability that starts speech, that ends it, and the silence that ends it."""
     tool_timeout_s: float = 10.0
     max_tool_rounds: int = 4
+    tool_filler: str = "One moment, please."
+    """Said when tools take longer than ``tool_filler_s`` (empty: nothing)."""
+    tool_filler_s: float = 2.0
+    transfer_failed: str = "Sorry, I could not transfer you right now. Let's carry on."
+    """Said when the channel could not transfer the call to a human; the agent carries on."""
     idle_reprompt_s: float = 8.0
     """Silence on both sides this long (after the agent finished speaking) -> the reprompt."""
     idle_reprompt: str = "Are you still there?"
@@ -115,18 +121,33 @@ class Session:
         stt: STTStream,
         tts: TTSProvider,
         turn_detector: TurnDetector,
-        model: ModelProvider,
+        model: ModelProvider | None = None,
         emitter: EventEmitter,
         clock: Clock,
         settings: SessionSettings | None = None,
         metrics: SessionMetrics | None = None,
         state: SessionState | None = None,
         tools: ToolRunner | None = None,
+        conversation: Conversation | None = None,
         on_state_changed: Callable[[], None] | None = None,
     ) -> None:
+        """``conversation`` drives the agent side (the agents layer's orchestrator); without
+        one, ``model`` answers with ``settings.system_prompt`` and ``tools``."""
         s = self.settings = settings or SessionSettings()
         self._channel, self._vad, self._stt = channel, vad, stt
-        self._turn_detector, self._model = turn_detector, model
+        self._turn_detector = turn_detector
+        if conversation is None:
+            if model is None:
+                raise TypeError("Session needs a model or a conversation")
+            conversation = SingleAgent(
+                model,
+                system_prompt=s.system_prompt,
+                agent=s.agent,
+                greeting=s.greeting,
+                resume_greeting=s.resume_greeting,
+                tools=tools,
+            )
+        self._conversation = conversation
         self._emitter, self._clock, self._metrics = emitter, clock, metrics
         self._segmenter = SpeechSegmenter(
             SegmenterSettings(
@@ -137,13 +158,23 @@ class Session:
             )
         )
         self._playout = Playout(channel.send, clock, lead_ms=s.lead_ms)
-        self._speaker = Speaker(tts, self._playout, clock)
+        self._speaker = Speaker(
+            tts, self._playout, clock, voice=lambda: conversation.voice, agent=lambda: conversation.agent
+        )
         self.state = state or SessionState(call_id=emitter.call_id, channel=s.channel)
         """What the call knows: history, turn, active agent, collected fields (saved per turn)."""
         self.resumed = bool(self.state.history)
+        runner = conversation.tools
         self._tools = (
-            ToolRound(tools, self, clock, agent=s.agent, timeout_s=s.tool_timeout_s, elapsed=self._at)
-            if tools is not None
+            ToolRound(
+                runner,
+                self,
+                clock,
+                agent=lambda: conversation.agent,
+                timeout_s=s.tool_timeout_s,
+                elapsed=self._at,
+            )
+            if runner is not None
             else None
         )
         self._on_state_changed = on_state_changed
@@ -151,6 +182,7 @@ class Session:
         self._interruption: Interruption | None = None
         self.interruptions: dict[Outcome, int] = {"barge_in": 0, "false": 0, "filler": 0}
         self._end_after: str | None = None
+        self._escalation: tuple[str, str | None] | None = None
         self._group: asyncio.TaskGroup | None = None
         self._reply: Reply | None = None
         self._reply_task: asyncio.Task[None] | None = None
@@ -182,7 +214,7 @@ class Session:
 
     @property
     def agent(self) -> str:
-        return self.state.active_agent or self.settings.agent
+        return self._conversation.agent
 
     def emit(self, event_type: type[E], **fields: Any) -> E:
         """Publish one of this call's events (for tools and agents: :class:`CallControl`)."""
@@ -191,6 +223,13 @@ class Session:
     def end_after_reply(self, reason: str) -> None:
         """Hang up with ``reason`` once the current reply has been spoken: an agent's goodbye."""
         self._end_after = reason
+
+    def escalate(self, reason: str, target: str | None = None) -> None:
+        """A human should take over: ``escalation_requested`` now; once the current reply (the
+        agent's hand-off line) has been spoken, the channel transfers the call (see
+        :meth:`_transfer`)."""
+        self._emit(EscalationRequested, reason=reason, target=target, agent=self.agent)
+        self._escalation = (reason, target)
 
     # -- the call ----------------------------------------------------------------------------
     async def run(self) -> None:
@@ -204,7 +243,8 @@ class Session:
                 self._group = group
                 results = group.create_task(self._results_loop(), name="stt-results")
                 watchdog = group.create_task(self._watchdog(), name="idle-watchdog")
-                opening = self.settings.resume_greeting if self.resumed else self.settings.greeting
+                self._conversation.bind(self)
+                opening = self._conversation.opening(resumed=self.resumed)
                 if opening:
                     self._start_reply(self._say(opening))
                 await self._inbound_loop()
@@ -288,7 +328,7 @@ class Session:
         if reply is None or reply.timeline.first_frame_sent is None:
             return  # nothing of it was heard: the reply is simply dropped
         self._emit(PlaybackInterrupted, agent=self.agent, turn=self.turn, heard_ms=heard_ms)
-        self._remember(reply, reply.heard_text(heard_ms), interrupted=True)
+        self._remember(reply, reply.heard_segments(heard_ms), interrupted=True)
 
     async def _cancel_reply(self, *, wait: bool) -> float:
         """Stop the running reply (flushing what the far side buffered); returns the ms heard."""
@@ -408,18 +448,50 @@ class Session:
             self.history.append(after[1])
             self._state_changed()
         s = self.settings
-        system = Message(role="system", content=s.system_prompt)
-        specs = tuple(self._tools.runner.specs()) if self._tools is not None else ()
-        request = ModelRequest(messages=[system, *self.history], tools=specs)
         reply = Reply(timeline)
         clauses = model_clauses(
-            self._model, request, reply, self._clock, tools=self._tools, max_tool_rounds=s.max_tool_rounds
+            self._conversation,
+            self.history,
+            reply,
+            self._clock,
+            tools=self._tools,
+            max_tool_rounds=s.max_tool_rounds,
+            filler=s.tool_filler,
+            filler_after_s=s.tool_filler_s,
         )
         try:
             await self._speak(reply, clauses)
         finally:
-            if self._end_after is not None and self._group is not None:
-                self._group.create_task(self._hang_up(self._end_after), name="hang-up")
+            self._after_reply()
+
+    def _after_reply(self) -> None:
+        """What the reply's tools asked for, once it has been spoken: a hang-up or a transfer."""
+        if self._group is None:
+            return
+        if self._escalation is not None:
+            reason, target = self._escalation
+            self._escalation = None
+            self._group.create_task(self._transfer(reason, target), name="transfer")
+        elif self._end_after is not None:
+            self._group.create_task(self._hang_up(self._end_after), name="hang-up")
+
+    async def _transfer(self, reason: str, target: str | None) -> None:
+        """Hand the call to a human through the channel (ACS transfers it); a channel that
+        cannot transfer ends the call (reason ``escalated``), a failed transfer is apologised
+        for and the agent carries on."""
+        transfer = getattr(self._channel, "transfer", None)
+        if transfer is None:
+            await self._hang_up("escalated")
+            return
+        try:
+            done = bool(await transfer(target, reason))
+        except Exception as error:
+            self._report(error, stage="transfer", recoverable=True)
+            done = False
+        if done:
+            self._ending, self._end_reason = True, "transferred"
+        elif self.settings.transfer_failed:
+            self._start_reply(self._say(self.settings.transfer_failed))
 
     async def _say(self, text: str, *, activity: bool = True) -> None:
         await self._speak(Reply(), text_clauses(text), activity=activity)
@@ -475,30 +547,35 @@ class Session:
         finally:
             if activity:
                 self._touch()
-        self._remember(reply, reply.text, interrupted=False)
+        self._remember(reply, reply.segments(), interrupted=False)
 
     def _on_first_frame(self, at: float) -> None:
         self._emit(PlaybackStarted, agent=self.agent, turn=self.turn)
 
-    def _remember(self, reply: Reply, text: str, *, interrupted: bool) -> None:
-        """Add the reply to the history (its tool calls first) and report it; the turn is over."""
-        agent = self.agent
+    def _remember(self, reply: Reply, segments: list[tuple[str, str]], *, interrupted: bool) -> None:
+        """Add the reply to the history (its tool calls first, then what each agent said) and
+        report it, one ``agent_response_generated`` per agent; the turn is over."""
         self.history.extend(reply.tool_messages)
         reply.tool_messages = []
-        message = Message(role="assistant", content=text, agent=agent, interrupted=interrupted, at=self._at())
-        self.history.append(message)
         latency = reply.timeline.latency() if reply.timeline.speech_end is not None else None
         if latency is not None and self._metrics is not None and not interrupted:
             self._metrics.observe(latency)
-        self._emit(
-            AgentResponseGenerated,
-            agent=agent,
-            text=text,
-            turn=self.turn,
-            latency=latency,
-            interrupted=interrupted,
-            **_usage_fields(reply),
-        )
+        segments = segments or [(self.agent, "")]
+        last = len(segments) - 1
+        for index, (agent, text) in enumerate(segments):
+            cut, agent = interrupted and index == last, agent or self.agent
+            self.history.append(
+                Message(role="assistant", content=text, agent=agent, interrupted=cut, at=self._at())
+            )
+            self._emit(
+                AgentResponseGenerated,
+                agent=agent,
+                text=text,
+                turn=self.turn,
+                latency=latency if index == 0 else None,
+                interrupted=cut,
+                **(_usage_fields(reply) if index == last else {}),
+            )
         self._state_changed()
 
     def _state_changed(self) -> None:

@@ -21,10 +21,13 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from artagent.agents.layer import AgentsLayer
+from artagent.agents.routing import RoutingError
 from artagent.bus.outbox import CallEmitter, Publisher
 from artagent.calls import ActiveCalls
 from artagent.config import ConfigError, ConfigIssue, SessionConfig
 from artagent.providers import PROVIDER_KINDS, MediaChannel, ProviderKind, ProviderRegistry
+from artagent.session.conversation import Conversation, SingleAgent
 from artagent.session.engine import Session, SessionSettings
 from artagent.session.latency import SessionMetrics
 from artagent.session.persistence import StateKeeper
@@ -57,6 +60,8 @@ def resolve_providers(
     issues: list[ConfigIssue] = []
     for kind in PROVIDER_KINDS:
         name, installed = getattr(config, kind), registry.names(kind)
+        if kind == "model" and not name and len(installed) > 1:
+            continue  # agents choose among several routers by [agents] routers
         listed = ", ".join(installed) or "none installed"
         if name and name not in installed:
             issues.append(ConfigIssue(f"session.{kind}", f"no {kind} provider named {name!r} ({listed})"))
@@ -113,8 +118,10 @@ class SessionLauncher:
         worker: str,
         metrics: SessionMetrics | None = None,
         clock: Clock | None = None,
+        agents: AgentsLayer | None = None,
     ) -> None:
         self.config = config
+        self.agents = agents
         self.names, self.missing = resolve_providers(config, registry)
         self._providers: dict[ProviderKind, Any] = {
             kind: registry.create(kind, name, self._provider_settings(kind))
@@ -128,6 +135,43 @@ class SessionLauncher:
         if kind == "turn_detector":
             return {"min_delay_s": self.config.turn.min_delay_s, "max_delay_s": self.config.turn.max_delay_s}
         return {}
+
+    def _conversation(
+        self,
+        call_id: str,
+        channel: str,
+        settings: SessionSettings,
+        tools: ToolRunner | None,
+        scenario: str | None,
+        caller: str | None,
+        callee: str | None,
+    ) -> Conversation:
+        model = self._providers.get("model")
+        if self.agents is None or (tools is not None and scenario is None):
+            if model is None:
+                raise SessionUnavailableError(
+                    f"cannot start call {call_id!r}: no model provider is installed"
+                )
+            return SingleAgent(
+                model,
+                system_prompt=settings.system_prompt,
+                greeting=settings.greeting,
+                resume_greeting=settings.resume_greeting,
+                tools=tools,
+            )
+        try:
+            return self.agents.conversation(
+                channel=channel,
+                scenario=scenario,
+                caller=caller,
+                callee=callee,
+                resume_greeting=settings.resume_greeting,
+                greeting=settings.greeting,
+                system_prompt=settings.system_prompt,
+                model=model,
+            )
+        except RoutingError as exc:
+            raise SessionUnavailableError(f"cannot start call {call_id!r}: {exc}") from None
 
     @property
     def status(self) -> str:
@@ -143,8 +187,16 @@ class SessionLauncher:
         resume: bool = True,
         settings: SessionSettings | None = None,
         tools: ToolRunner | None = None,
+        scenario: str | None = None,
+        caller: str | None = None,
+        callee: str | None = None,
+        conversation: Conversation | None = None,
     ) -> Session:
         """Run the call to its end and return its finished :class:`Session`.
+
+        The call's agents: ``conversation`` when given, else the scenario asked for by name
+        (``scenario``, from the browser page for instance), else the one ``[agents]`` chooses
+        for the channel and the called number (``callee``).
 
         ``resume``: when the call has a saved state (another worker drove it and went away), go
         on from it. Raises :class:`SessionUnavailableError` when a provider kind is missing,
@@ -154,6 +206,11 @@ class SessionLauncher:
         """
         if self.missing:
             raise SessionUnavailableError(f"cannot start call {call_id!r}: {self.status}")
+        settings = settings or session_settings(self.config, channel=channel_name, worker=self._worker)
+        if conversation is None:
+            conversation = self._conversation(
+                call_id, channel_name, settings, tools, scenario, caller, callee
+            )
         holder: list[Session] = []
 
         async def end(reason: str) -> None:
@@ -165,7 +222,7 @@ class SessionLauncher:
             keeper = StateKeeper(self.store, self._worker, lease_s=self.config.lease_s)
             state = await keeper.acquire(call_id, channel_name, resume=resume)
             try:
-                session = await self._build(state.call_id, channel, keeper, settings, tools, channel_name)
+                session = await self._build(state.call_id, channel, keeper, settings, conversation)
                 holder.append(session)
                 await session.run()
             finally:
@@ -179,9 +236,8 @@ class SessionLauncher:
         call_id: str,
         channel: MediaChannel,
         keeper: StateKeeper,
-        settings: SessionSettings | None,
-        tools: ToolRunner | None,
-        channel_name: str,
+        settings: SessionSettings,
+        conversation: Conversation,
     ) -> Session:
         state = keeper.state
         assert state is not None
@@ -194,12 +250,11 @@ class SessionLauncher:
             stt=stt,
             tts=providers["tts"],
             turn_detector=providers["turn_detector"],
-            model=providers["model"],
             emitter=CallEmitter(call_id, self._publisher, start_seq=start_seq),
             clock=self._clock,
-            settings=settings or session_settings(self.config, channel=channel_name, worker=self._worker),
+            settings=settings,
             metrics=self._metrics,
             state=state,
-            tools=tools,
+            conversation=conversation,
             on_state_changed=keeper.changed,
         )

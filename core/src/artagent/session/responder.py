@@ -10,22 +10,19 @@ closed, not left suspended) before it returns.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import msgspec
-
 from artagent.audio import FrameSplitter, Resampler
 from artagent.providers import (
-    ModelProvider,
-    ModelRequest,
     ModelUsage,
     ToolCallRequest,
     TTSProvider,
     VoiceSpec,
 )
+from artagent.session.conversation import Conversation
 from artagent.session.latency import TurnTimeline
 from artagent.session.playout import Clock, Playout
 from artagent.session.state import Message
@@ -55,6 +52,8 @@ class Clause:
     """One spoken piece: its text as the model wrote it, and the frames it became."""
 
     text: str
+    agent: str = ""
+    """The agent that said it (a reply spans a handoff: the old agent, then the new one)."""
     frames: int = 0
     complete: bool = False
     """Its synthesis ended, so ``frames`` is its whole duration."""
@@ -89,12 +88,20 @@ class Reply:
         return " ".join(clause.text for clause in self.clauses)
 
     def heard_text(self, heard_ms: float) -> str:
-        """The text the caller heard: every clause played in full, then the share of the
+        """The text the caller heard (see :meth:`heard_segments`), as one string."""
+        return " ".join(text for _, text in self.heard_segments(heard_ms))
+
+    def segments(self) -> list[tuple[str, str]]:
+        """(agent, text) for each run of clauses one agent said, in order."""
+        return _group((clause.agent, clause.text) for clause in self.clauses)
+
+    def heard_segments(self, heard_ms: float) -> list[tuple[str, str]]:
+        """(agent, text) the caller heard: every clause played in full, then the share of the
         current clause's words proportional to the share of its audio played (TTS speaks at
         a roughly even rate, so this is close enough for the model's context). A clause still
         being synthesized has no known length yet: it is estimated from the speaking rate of
         the finished clauses (or :data:`DEFAULT_MS_PER_CHAR`)."""
-        kept: list[str] = []
+        kept: list[tuple[str, str]] = []
         left_ms = heard_ms
         ms_per_char = self._ms_per_char()
         for clause in self.clauses:
@@ -105,9 +112,10 @@ class Reply:
                 break
             words = clause.text.split()
             cut = len(words) if left_ms >= clause_ms else int(len(words) * left_ms / clause_ms)
-            kept += words[:cut]
+            if cut:
+                kept.append((clause.agent, " ".join(words[:cut])))
             left_ms -= clause_ms
-        return " ".join(kept)
+        return _group(kept)
 
     def _ms_per_char(self) -> float:
         done = [clause for clause in self.clauses if clause.complete and clause.text]
@@ -123,32 +131,47 @@ async def text_clauses(text: str) -> AsyncIterator[str]:
         yield piece
 
 
+def _group(pieces: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    grouped: list[tuple[str, str]] = []
+    for agent, text in pieces:
+        if grouped and grouped[-1][0] == agent:
+            grouped[-1] = (agent, f"{grouped[-1][1]} {text}")
+        else:
+            grouped.append((agent, text))
+    return grouped
+
+
 class ToolLoopError(RuntimeError):
     """The model kept asking for tools without ever answering."""
 
 
 async def model_clauses(
-    model: ModelProvider,
-    request: ModelRequest,
+    conversation: Conversation,
+    history: Sequence[Message],
     reply: Reply,
     clock: Clock,
     *,
     tools: ToolRound | None = None,
     max_tool_rounds: int = 4,
+    filler: str = "",
+    filler_after_s: float = 2.0,
 ) -> AsyncIterator[str]:
     """The model's reply as speakable clauses, the first as soon as it is complete.
 
     When a response ends with tool calls, the text so far is released (it is spoken while the
-    tools run), the calls are run by ``tools`` and the model is asked again with their results,
-    up to ``max_tool_rounds`` times. Tool calls without a ``tools`` runner are ignored.
+    tools run; ``filler`` is said too if they take longer than ``filler_after_s``), the calls
+    are run by ``tools``, whatever the conversation has to announce is said (a new agent's
+    greeting after a handoff), and the conversation is asked for the next request with the
+    results, up to ``max_tool_rounds`` times. Tool calls without a ``tools`` runner are ignored.
     """
     chunker = ClauseChunker()
     timeline = reply.timeline
     timeline.model_request = clock.now()
-    messages = list(request.messages)
+    messages = list(history)
     for round_ in range(max_tool_rounds + 1):
+        model, request = conversation.request(messages)
         calls: list[ToolCallRequest] = []
-        async with closing(model.stream(msgspec.structs.replace(request, messages=messages))) as stream:
+        async with closing(model.stream(request)) as stream:
             async for item in stream:
                 if isinstance(item, ToolCallRequest):
                     calls.append(item)
@@ -166,23 +189,51 @@ async def model_clauses(
             raise ToolLoopError(f"the model asked for tools {round_ + 1} times in a row without answering")
         for piece in chunker.flush():
             yield piece
-        recorded = await tools.run(calls)
+        running = asyncio.ensure_future(tools.run(calls))
+        try:
+            if filler and not await _done_within(running, clock, filler_after_s):
+                async for piece in text_clauses(filler):
+                    yield piece
+            recorded = await running
+        finally:
+            if not running.done():
+                running.cancel()
         reply.tool_messages += recorded
         messages += recorded
+        for text in conversation.announcements():
+            async for piece in text_clauses(text):
+                yield piece
     for piece in chunker.flush():
         yield piece
+
+
+async def _done_within(task: asyncio.Future[Any], clock: Clock, seconds: float) -> bool:
+    """Wait for ``task`` at most ``seconds`` on ``clock``; whether it finished."""
+    timer = asyncio.ensure_future(clock.sleep(seconds))
+    try:
+        await asyncio.wait({task, timer}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        timer.cancel()
+    return task.done()
 
 
 class Speaker:
     """One call's voice: turns clauses into paced 16 kHz frames on the channel."""
 
     def __init__(
-        self, tts: TTSProvider, playout: Playout, clock: Clock, *, voice: VoiceSpec | None = None
+        self,
+        tts: TTSProvider,
+        playout: Playout,
+        clock: Clock,
+        *,
+        voice: Callable[[], VoiceSpec | None] = lambda: None,
+        agent: Callable[[], str] = lambda: "",
     ) -> None:
         self._tts = tts
         self._playout = playout
         self._clock = clock
-        self._voice = voice
+        self._voice, self._agent = voice, agent
+        """Asked for each clause as it is taken: after a handoff, the new agent's voice."""
 
     async def speak(
         self, clauses: AsyncIterator[str], reply: Reply, on_first_frame: Callable[[float], None]
@@ -220,7 +271,7 @@ class Speaker:
         try:
             async with closing(clauses) as pieces:
                 async for piece in pieces:
-                    clause = Clause(piece)
+                    clause = Clause(piece, agent=self._agent())
                     reply.clauses.append(clause)
                     await self._render(normalize_for_speech(piece), clause, reply.timeline, splitter, queue)
             if clause is not None:
@@ -239,7 +290,7 @@ class Speaker:
         if timeline.tts_request is None:
             timeline.tts_request = self._clock.now()
         resampler: Resampler | None = None
-        async with closing(self._tts.synthesize(text, voice=self._voice)) as chunks:
+        async with closing(self._tts.synthesize(text, voice=self._voice())) as chunks:
             async for chunk in chunks:
                 if timeline.tts_first_audio is None:
                     timeline.tts_first_audio = self._clock.now()

@@ -80,6 +80,9 @@ class SessionState(msgspec.Struct, kw_only=True):
     history: list[Message] = msgspec.field(default_factory=list)
     fields: dict[str, Any] = msgspec.field(default_factory=dict)
     """Form fields collected so far, as JSON values (name -> value)."""
+    memory: dict[str, Any] = msgspec.field(default_factory=dict)
+    """The agents layer's own bookkeeping (where each agent took the call, what a router was
+    in the middle of asking), as JSON values."""
     turn: int = 0
     """Completed turns."""
     seq: int = 0

@@ -91,18 +91,20 @@ class ToolRound:
         control: CallControl,
         clock: Clock,
         *,
-        agent: str,
+        agent: str | Callable[[], str],
         timeout_s: float = 10.0,
         elapsed: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self.runner, self._control, self._clock = runner, control, clock
-        self._agent, self._timeout_s, self._elapsed = agent, timeout_s, elapsed
+        self._agent = agent if callable(agent) else lambda: agent
+        """The agent making the calls now (a handoff during the round changes it)."""
+        self._timeout_s, self._elapsed = timeout_s, elapsed
 
     async def run(self, calls: Sequence[ToolCallRequest]) -> list[Message]:
         at = self._elapsed()
         request = Message(
             role="assistant",
-            agent=self._agent,
+            agent=self._agent(),
             tool_calls=[_openai_tool_call(call) for call in calls],
             at=at,
         )
@@ -118,7 +120,7 @@ class ToolRound:
     async def _run_one(self, call: ToolCallRequest) -> ToolResult:
         control = self._control
         control.emit(
-            ToolCalled, tool=call.name, tool_call_id=call.id, agent=self._agent, arguments=call.arguments
+            ToolCalled, tool=call.name, tool_call_id=call.id, agent=self._agent(), arguments=call.arguments
         )
         started = self._clock.now()
         try:

@@ -1,0 +1,73 @@
+"""Which model router answers for an agent.
+
+An agent's YAML may name routers (``model.router``); after those, ``[agents] routers`` gives
+the runtime's order of preference. The first that is installed and available answers: a
+router that cannot serve (no key configured, say) tells why through ``unavailable()``, so the
+usual set-up "OpenAI when a key is configured, otherwise the offline flows" needs no code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from artagent.agents.definitions import AgentDefinition
+from artagent.providers import ModelProvider, ProviderRegistry
+
+__all__ = ["ModelRouting", "RoutingError"]
+
+
+class RoutingError(LookupError):
+    """No router can answer for an agent; the message says what each candidate lacked."""
+
+
+class ModelRouting:
+    def __init__(self, registry: ProviderRegistry, preferred: Sequence[str]) -> None:
+        self._registry = registry
+        self._preferred = tuple(preferred)
+        self._instances: dict[str, Any] = {}
+
+    def candidates(self, agent: AgentDefinition) -> list[str]:
+        names: list[str] = []
+        for name in (*agent.model.routers(), *self._preferred):
+            if name not in names:
+                names.append(name)
+        return names
+
+    def instance(self, name: str) -> Any | None:
+        """The router ``name`` (built once), or ``None`` when no plugin registered it."""
+        if name not in self._instances:
+            if name not in self._registry.names("model"):
+                return None
+            self._instances[name] = self._registry.create("model", name, {})
+        return self._instances[name]
+
+    def choose(self, agent: AgentDefinition) -> tuple[str, ModelProvider]:
+        """(router name, router) for ``agent``; :class:`RoutingError` says why none fits."""
+        tried: list[str] = []
+        for name in self.candidates(agent):
+            router = self.instance(name)
+            if router is None:
+                tried.append(f"{name}: not installed")
+                continue
+            reason = _unavailable(router)
+            if reason is None:
+                return name, router
+            tried.append(f"{name}: {reason}")
+        listed = "; ".join(tried) or "no router named ([agents] routers is empty)"
+        raise RoutingError(f"agent {agent.name}: no model router can answer ({listed})")
+
+    def status(self, agents: Sequence[AgentDefinition]) -> dict[str, str]:
+        """Agent -> the router that answers it now, or why none can (for ``artagent agents``)."""
+        found: dict[str, str] = {}
+        for agent in agents:
+            try:
+                found[agent.name] = self.choose(agent)[0]
+            except RoutingError as exc:
+                found[agent.name] = f"unavailable: {exc}"
+        return found
+
+
+def _unavailable(router: Any) -> str | None:
+    check = getattr(router, "unavailable", None)
+    return check() if callable(check) else None
