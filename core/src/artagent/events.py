@@ -116,6 +116,8 @@ class TranscriptionReceived(Event, frozen=True, kw_only=True, tag="transcription
     text: str = ""
     is_final: bool = True
     speaker: str = "caller"
+    source: str = "speech"
+    """How the words came: ``speech`` (recognised), ``text`` (typed) or ``dtmf`` (keyed in)."""
     confidence: float | None = None
     language: str | None = None
     start_ms: float | None = None

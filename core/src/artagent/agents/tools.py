@@ -138,7 +138,13 @@ def tool(
     def build(fn: ToolFunction) -> Tool:
         if not inspect.iscoroutinefunction(fn):
             raise TypeError(f"tool {fn.__name__}: must be an async function")
-        hints = get_type_hints(fn)
+        try:
+            hints = get_type_hints(fn)
+        except NameError as exc:
+            raise TypeError(
+                f"tool {fn.__name__}: cannot resolve its annotations ({exc}); define its argument "
+                "Struct at module level"
+            ) from None
         params = list(inspect.signature(fn).parameters)
         arguments = hints.get(params[0]) if params else None
         if arguments is not None and not (

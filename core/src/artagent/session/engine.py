@@ -183,6 +183,8 @@ class Session:
         self.interruptions: dict[Outcome, int] = {"barge_in": 0, "false": 0, "filler": 0}
         self._end_after: str | None = None
         self._escalation: tuple[str, str | None] | None = None
+        self._running = asyncio.Event()
+        """Set once the call's tasks run (and its opening, if any, has started)."""
         self._group: asyncio.TaskGroup | None = None
         self._reply: Reply | None = None
         self._reply_task: asyncio.Task[None] | None = None
@@ -247,6 +249,7 @@ class Session:
                 opening = self._conversation.opening(resumed=self.resumed)
                 if opening:
                     self._start_reply(self._say(opening))
+                self._running.set()
                 await self._inbound_loop()
                 watchdog.cancel()
                 await self._finish(results)
@@ -418,6 +421,33 @@ class Session:
         timeline = TurnTimeline(
             speech_end=self._speech_end, final_transcript=self._final_at, end_of_turn=self._clock.now()
         )
+        self._take_turn(text, timeline)
+
+    async def submit_text(self, text: str, *, source: str = "text") -> None:
+        """The caller typed (or keyed in) ``text``: a whole turn at once, as if said and
+        recognised (``transcription_received`` with ``source``: ``text`` or ``dtmf``). Like speech,
+        it interrupts an agent that is speaking."""
+        text = text.strip()
+        if not text or self._ending or self._group is None:
+            return
+        self._touch()
+        self._reprompted = False
+        self._emit(TranscriptionReceived, text=text, is_final=True, source=source)
+        reply = self._reply_task
+        if reply is not None and not reply.done() and self.settings.barge_in:
+            await self._barge_in()
+        now = self._clock.now()
+        self._take_turn(text, TurnTimeline(speech_end=now, final_transcript=now, end_of_turn=now))
+
+    async def until_quiet(self) -> None:
+        """Return once the call runs and no reply is running (the agent has said all it had to
+        say for now)."""
+        await self._running.wait()
+        while (task := self._reply_task) is not None and not task.done():
+            await asyncio.wait({task})
+            await asyncio.sleep(0)  # a reply may start the next (a transfer's apology)
+
+    def _take_turn(self, text: str, timeline: TurnTimeline) -> None:
         self.state.turn += 1
         said = Message(role="user", content=text, agent=self.agent, at=self._at())
         speaking = self._reply_task

@@ -22,6 +22,7 @@ from artagent.testing.fakes import (
 )
 from artagent.testing.harness import CallHarness, RecordingPublisher
 from artagent.testing.model import FakeModel, ModelCall, ModelItem, ScriptedResponse
+from artagent.testing.records import MemoryRecordStore
 
 __all__ = [
     "FRAME_BYTES",
@@ -36,6 +37,7 @@ __all__ = [
     "FakeTurnDetector",
     "FakeVAD",
     "FakeVADStream",
+    "MemoryRecordStore",
     "ModelCall",
     "ModelItem",
     "RecordingPublisher",

@@ -1,0 +1,78 @@
+"""A small scenario for the agents-layer tests: Acme's reception, billing and support
+(tests/core/agents_kit/), two tools, and a scripted model serving every agent."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from artagent.agents.catalog import AgentCatalog
+from artagent.agents.layer import AgentsLayer
+from artagent.agents.routing import ModelRouting
+from artagent.agents.selection import ScenarioSelector
+from artagent.agents.tools import ToolContext, ToolError, ToolRegistry, tool
+from artagent.config import AgentsConfig
+from artagent.providers import ProviderRegistry, ProviderSpec
+from artagent.testing import FakeChannel, FakeModel, MemoryRecordStore, ScriptedResponse
+from artagent.testing.clock import VirtualClock
+
+KIT = Path(__file__).parent / "agents_kit"
+
+
+class LookUp(msgspec.Struct):
+    invoice: str
+    """The invoice number, six digits."""
+    year: int = 2026
+
+
+@tool
+async def look_up(args: LookUp, ctx: ToolContext) -> dict[str, Any]:
+    """Find an invoice by its number."""
+    if args.invoice == "000000":
+        raise ToolError("that invoice was cancelled")
+    if args.invoice == "999999":
+        raise RuntimeError("database exploded")
+    ctx.fields["invoice"] = args.invoice
+    await ctx.store.put("invoices", args.invoice, {"amount": 42})
+    return {"invoice": args.invoice, "amount": 42, "year": args.year}
+
+
+class Reason(msgspec.Struct):
+    reason: str = "the caller asked"
+
+
+@tool
+async def call_human(args: Reason, ctx: ToolContext) -> str:
+    """Transfer the caller to a human colleague."""
+    ctx.escalate(args.reason, target="+18005550100")
+    return "transferring"
+
+
+def agents_layer(
+    clock: VirtualClock, responses: Sequence[ScriptedResponse], *, config: AgentsConfig | None = None
+) -> tuple[AgentsLayer, FakeModel]:
+    model = FakeModel(clock, responses, first_token_latency_s=0.1, inter_token_s=0.0)
+    registry = ProviderRegistry()
+    registry.add(ProviderSpec("model", "scripted", lambda _: model), owner="test")
+    tools = ToolRegistry([("test", look_up), ("test", call_human)])
+    catalog = AgentCatalog.load([("test", KIT)], tools)
+    selector = ScenarioSelector(config or AgentsConfig(), catalog)
+    layer = AgentsLayer(catalog, tools, ModelRouting(registry, ["scripted"]), selector, MemoryRecordStore())
+    return layer, model
+
+
+class TransferChannel(FakeChannel):
+    """A channel that can hand the call to a human (as ACS does), succeeding or not."""
+
+    def __init__(self, clock: VirtualClock, *, succeeds: bool) -> None:
+        super().__init__(clock)
+        self.succeeds = succeeds
+        self.transfers: list[tuple[str | None, str]] = []
+
+    async def transfer(self, target: str | None, reason: str) -> bool:
+        self.transfers.append((target, reason))
+        if self.succeeds:
+            self.leave()  # the call is the human's now: our media stream ends
+        return self.succeeds
