@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ from artagent.agents.routing import ModelRouting
 from artagent.agents.selection import ScenarioSelector
 from artagent.agents.tools import ToolContext, ToolError, ToolRegistry, tool
 from artagent.config import AgentsConfig
-from artagent.providers import ProviderRegistry, ProviderSpec
+from artagent.providers import ModelRequest, ProviderRegistry, ProviderSpec, TextDelta, ToolCallRequest
 from artagent.testing import FakeChannel, FakeModel, MemoryRecordStore, ScriptedResponse
 from artagent.testing.clock import VirtualClock
 
@@ -76,3 +76,44 @@ class TransferChannel(FakeChannel):
         if self.succeeds:
             self.leave()  # the call is the human's now: our media stream ends
         return self.succeeds
+
+
+class KeywordModel:
+    """A model for end-to-end tests of the agents layer: it reacts to keywords of the caller's
+    last words (``bill``: hand off to billing, ``person``: call a human), and answers anything
+    else by repeating it."""
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[TextDelta | ToolCallRequest]:
+        offered = {tool.name for tool in request.tools}
+        last = [m for m in request.messages if m.role != "system"][-1]
+        agent = request.context.agent if request.context else "?"
+        if last.role == "tool":
+            yield TextDelta(f"{agent} here, done.")
+            return
+        text = last.content.lower()
+        if "bill" in text and "handoff_to_billing" in offered:
+            yield ToolCallRequest(id="h", name="handoff_to_billing", arguments={"reason": "billing"})
+        elif "person" in text and "call_human" in offered:
+            yield TextDelta("I will put you through.")
+            yield ToolCallRequest(id="p", name="call_human", arguments={})
+        else:
+            yield TextDelta(f"You said: {last.content}")
+
+
+PLUGIN_SOURCE = """
+from artagent.hookspecs import hookimpl
+from artagent.providers import ProviderSpec
+import _agents_kit as kit
+
+@hookimpl
+def register_tools():
+    return [kit.look_up, kit.call_human]
+
+@hookimpl
+def register_agents():
+    return [kit.KIT]
+
+@hookimpl
+def register_providers():
+    return [ProviderSpec("model", "scripted", lambda settings: kit.KeywordModel())]
+"""

@@ -1,4 +1,4 @@
-"""The ``artagent`` command: serve, plugins, config check, events tail/publish."""
+"""The ``artagent`` command: serve, plugins, config check, events tail/publish, agents, chat."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from artagent.agents.catalog import CatalogError
 from artagent.config import ConfigError, LoadedConfig, load_config
 from artagent.events import DuplicateEventTypeError
 from artagent.plugins import PluginLoadError
@@ -100,6 +101,21 @@ def cmd_events_publish(args: argparse.Namespace) -> int:
     return asyncio.run(publish(_load(args.config), sys.stdin))
 
 
+# -- agents --------------------------------------------------------------------------------
+def cmd_agents(args: argparse.Namespace) -> int:
+    from artagent.agents.commands import agents_command
+
+    return agents_command(_load(args.config), args)
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from artagent.agents.commands import chat_command
+
+    loaded = _load(args.config)
+    _setup_logging("WARNING")
+    return chat_command(loaded, args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="artagent", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -130,6 +146,15 @@ def build_parser() -> argparse.ArgumentParser:
     tail.set_defaults(func=cmd_events_tail)
     publish = with_config(events.add_parser("publish", help="publish JSON events read from stdin"))
     publish.set_defaults(func=cmd_events_publish)
+
+    agents = with_config(sub.add_parser("agents", help="list agents, scenarios and tools"))
+    agents.add_argument("--json", action="store_true", help="machine-readable output")
+    agents.set_defaults(func=cmd_agents)
+
+    chat = with_config(sub.add_parser("chat", help="talk to a scenario in text, one line per turn"))
+    chat.add_argument("--scenario", help="the scenario (default: the one [agents] gives the cli channel)")
+    chat.add_argument("--json", action="store_true", help="print every event as one JSON line")
+    chat.set_defaults(func=cmd_chat)
     return parser
 
 
@@ -142,6 +167,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except (PluginLoadError, DuplicateEventTypeError) as exc:
         print(f"plugin error: {exc}", file=sys.stderr)
+        return 1
+    except CatalogError as exc:
+        print("agent definitions: invalid", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
         return 1
     except RuntimeError as exc:
         from artagent.bus.redis import EmbeddedRedisError

@@ -34,6 +34,9 @@ class ModelRouting:
                 names.append(name)
         return names
 
+    def installed(self) -> list[str]:
+        return self._registry.names("model")
+
     def instance(self, name: str) -> Any | None:
         """The router ``name`` (built once), or ``None`` when no plugin registered it."""
         if name not in self._instances:

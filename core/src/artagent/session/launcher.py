@@ -16,7 +16,8 @@ in what ``open()`` returns.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from redis.asyncio import Redis
@@ -26,6 +27,7 @@ from artagent.agents.routing import RoutingError
 from artagent.bus.outbox import CallEmitter, Publisher
 from artagent.calls import ActiveCalls
 from artagent.config import ConfigError, ConfigIssue, SessionConfig
+from artagent.events import Event
 from artagent.providers import PROVIDER_KINDS, MediaChannel, ProviderKind, ProviderRegistry
 from artagent.session.conversation import Conversation, SingleAgent
 from artagent.session.engine import Session, SessionSettings
@@ -34,6 +36,8 @@ from artagent.session.persistence import StateKeeper
 from artagent.session.playout import Clock, LoopClock
 from artagent.session.state import SessionStore
 from artagent.session.tools import ToolRunner
+
+log = logging.getLogger(__name__)
 
 __all__ = ["RESUME_SEQ_GAP", "SessionLauncher", "SessionUnavailableError", "resolve_providers"]
 
@@ -173,6 +177,10 @@ class SessionLauncher:
         except RoutingError as exc:
             raise SessionUnavailableError(f"cannot start call {call_id!r}: {exc}") from None
 
+    def settings_for(self, channel: str) -> SessionSettings:
+        """The engine settings ``[session]`` gives a call on ``channel``."""
+        return session_settings(self.config, channel=channel, worker=self._worker)
+
     @property
     def status(self) -> str:
         """ "ok", or why calls cannot start here."""
@@ -191,8 +199,16 @@ class SessionLauncher:
         caller: str | None = None,
         callee: str | None = None,
         conversation: Conversation | None = None,
+        speech: Mapping[ProviderKind, Any] | None = None,
+        observer: Callable[[Event], None] | None = None,
+        on_start: Callable[[Session], None] | None = None,
     ) -> Session:
         """Run the call to its end and return its finished :class:`Session`.
+
+        ``speech`` replaces providers of ``[session]`` for this call by kind (``artagent chat``
+        runs on text: no VAD, recogniser or voice); ``observer`` sees every event of the call as
+        it is published (a channel showing them live); ``on_start`` gets the session before it
+        runs (to submit typed turns to it).
 
         The call's agents: ``conversation`` when given, else the scenario asked for by name
         (``scenario``, from the browser page for instance), else the one ``[agents]`` chooses
@@ -204,8 +220,9 @@ class SessionLauncher:
         :class:`~artagent.session.persistence.CallOwnedElsewhereError` while another worker
         holds the call; in each case before anything is said to the caller.
         """
-        if self.missing:
-            raise SessionUnavailableError(f"cannot start call {call_id!r}: {self.status}")
+        missing = [reason for kind, reason in self.missing.items() if kind not in (speech or {})]
+        if missing:
+            raise SessionUnavailableError(f"cannot start call {call_id!r}: {'; '.join(missing)}")
         settings = settings or session_settings(self.config, channel=channel_name, worker=self._worker)
         if conversation is None:
             conversation = self._conversation(
@@ -222,8 +239,14 @@ class SessionLauncher:
             keeper = StateKeeper(self.store, self._worker, lease_s=self.config.lease_s)
             state = await keeper.acquire(call_id, channel_name, resume=resume)
             try:
-                session = await self._build(state.call_id, channel, keeper, settings, conversation)
+                providers = {**self._providers, **(speech or {})}
+                publisher = _Tee(self._publisher, observer) if observer is not None else self._publisher
+                session = await self._build(
+                    state.call_id, channel, keeper, settings, conversation, providers, publisher
+                )
                 holder.append(session)
+                if on_start is not None:
+                    on_start(session)
                 await session.run()
             finally:
                 await keeper.close()
@@ -238,10 +261,11 @@ class SessionLauncher:
         keeper: StateKeeper,
         settings: SessionSettings,
         conversation: Conversation,
+        providers: Mapping[ProviderKind, Any],
+        publisher: Publisher,
     ) -> Session:
         state = keeper.state
         assert state is not None
-        providers = self._providers
         stt = await providers["stt"].open(sample_rate=SAMPLE_RATE, language=self.config.language or None)
         start_seq = state.seq + RESUME_SEQ_GAP if state.history else 0
         return Session(
@@ -250,7 +274,7 @@ class SessionLauncher:
             stt=stt,
             tts=providers["tts"],
             turn_detector=providers["turn_detector"],
-            emitter=CallEmitter(call_id, self._publisher, start_seq=start_seq),
+            emitter=CallEmitter(call_id, publisher, start_seq=start_seq),
             clock=self._clock,
             settings=settings,
             metrics=self._metrics,
@@ -258,3 +282,17 @@ class SessionLauncher:
             conversation=conversation,
             on_state_changed=keeper.changed,
         )
+
+
+class _Tee:
+    """Publishes to the outbox and shows each event to an observer (which must not raise)."""
+
+    def __init__(self, publisher: Publisher, observer: Callable[[Event], None]) -> None:
+        self._publisher, self._observer = publisher, observer
+
+    def publish(self, event: Event) -> None:
+        self._publisher.publish(event)
+        try:
+            self._observer(event)
+        except Exception:  # a broken observer must not break the call
+            log.exception("event observer failed on %s", event.type_tag())
