@@ -84,7 +84,9 @@ def _check_token(request: Request[Any, Any, Any]) -> None:
 
 
 @put("/api/v1/agents/{name:str}", sync_to_thread=False, tags=["agents"])
-def update_agent(request: Request[Any, Any, Any], name: FromPath[str], data: JSONBody[AgentUpdate]) -> dict[str, Any]:
+def update_agent(
+    request: Request[Any, Any, Any], name: FromPath[str], data: JSONBody[AgentUpdate]
+) -> dict[str, Any]:
     """Change an agent's model settings or voice; 401 without the admin token, 404 for an
     unknown agent, 400 naming a router that is not installed."""
     _check_token(request)
