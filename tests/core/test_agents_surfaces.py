@@ -172,3 +172,33 @@ async def test_changing_agents_needs_an_admin_token_configured(
     async with serving(create_app(runtime)) as http:
         refused = await http.put("/api/v1/agents/billing", json={"voice": {"name": "x"}})
         assert refused.status_code == 403 and "admin_token_env is not set" in refused.text
+
+
+COMMAND_PLUGIN = '''
+from artagent.commands import Command
+from artagent.hookspecs import hookimpl
+
+def configure(parser):
+    parser.add_argument("word")
+
+def run(loaded, args):
+    print(f"{args.word} from {loaded.source}")
+    return 3
+
+@hookimpl
+def register_commands():
+    return [Command("shout", "say a word", configure, run), Command("chat", "a clash", configure, run)]
+'''
+
+
+def test_a_plugin_adds_its_own_command(fake_distribution: Callable[..., Path], data_dir: Path) -> None:
+    site = fake_distribution("shouter", {"shouter": "shouter"}, {"shouter": COMMAND_PLUGIN})
+    config = data_dir / "runtime.toml"
+    config.write_text(f'[runtime]\ndata_dir = "{data_dir}"\n')
+    env = dict(os.environ, PYTHONPATH=str(site))
+    result = artagent("shout", "hello", "--config", str(config), env=env)
+    assert (result.returncode, result.stdout.strip()) == (3, f"hello from {config}")
+    assert "shout" in artagent("--help", env=env).stdout
+    # A plugin cannot take over a core command: `chat` is still core's.
+    clash = artagent("chat", "--help", env=env)
+    assert "--scenario" in clash.stdout

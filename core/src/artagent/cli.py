@@ -155,7 +155,30 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--scenario", help="the scenario (default: the one [agents] gives the cli channel)")
     chat.add_argument("--json", action="store_true", help="print every event as one JSON line")
     chat.set_defaults(func=cmd_chat)
+    _plugin_commands(sub, with_config)
     return parser
+
+
+def _plugin_commands(sub: Any, with_config: Any) -> None:
+    """Sub-commands of installed plugins (``register_commands``); a broken plugin is left out
+    here and reported by the commands that load plugins."""
+    from artagent.commands import Command
+    from artagent.plugins import PluginHost
+
+    host = PluginHost()
+    host.load_entry_points()
+    try:
+        commands = host.commands()
+    except PluginLoadError as exc:
+        logging.getLogger(__name__).warning("%s", exc)
+        return
+    for owner, command in commands:
+        if not isinstance(command, Command) or command.name in sub.choices:
+            logging.getLogger(__name__).warning("plugin %s: command %r not added", owner, command)
+            continue
+        parser = with_config(sub.add_parser(command.name, help=f"{command.help} (plugin {owner})"))
+        command.configure(parser)
+        parser.set_defaults(func=lambda args, run=command.run: run(_load(args.config), args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

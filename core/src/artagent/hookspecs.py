@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from artagent.agents.tools import Tool
     from artagent.bus.subscribers import Subscription
+    from artagent.commands import Command
     from artagent.events import Event, EventCatalogue
     from artagent.providers import ProviderSpec
 
@@ -116,6 +117,16 @@ def register_agents(config: Any) -> Iterable[Path]:  # type: ignore[empty-body]
     name (see docs/agents.md). Called once while the runtime is built; every definition is
     checked then, so a malformed file or a handoff to an unknown agent stops the start-up with
     the file and key named, never mid-call.
+    """
+
+
+@hookspec
+def register_commands() -> Iterable[Command]:  # type: ignore[empty-body]
+    """Return ``artagent`` sub-commands of this plugin (``artagent insurance claims``).
+
+    Called when the command line is parsed, before any configuration is read: no arguments,
+    no I/O. Each :class:`artagent.commands.Command` adds its arguments to its own parser and
+    runs with the loaded configuration; its name must not be one of core's commands.
     """
 
 

@@ -165,6 +165,9 @@ class PluginHost:
     def agent_folders(self, configs: Mapping[str, Any]) -> list[tuple[str, Any]]:
         return self._collect("register_agents", {}, configs)
 
+    def commands(self) -> list[tuple[str, Any]]:
+        return self._collect("register_commands", {}, {})
+
     def _collect(
         self, hook: str, services: Mapping[str, Any], configs: Mapping[str, Any]
     ) -> list[tuple[str, Any]]:

@@ -51,9 +51,12 @@ FieldType = Literal[
     "yes_no",
     "choice",
     "integer",
+    "count",
     "address",
+    "street",
+    "city",
+    "state",
     "vehicle",
-    "phone",
 ]
 FIELD_TYPES: tuple[str, ...] = FieldType.__args__  # type: ignore[attr-defined]
 
@@ -134,12 +137,25 @@ class FieldSpec(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The question that asks for it."""
     required: bool = True
     choices: list[str] = msgspec.field(default_factory=list)
-    """For ``choice``: the options (the first word of each is also accepted)."""
+    """For ``choice``: the options."""
+    options: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    """For ``choice``: options with the other words callers use for them; for ``yes_no``: extra
+    phrases under ``yes`` and ``no`` (``no: [towed]`` for "is the car drivable?")."""
+    aliases: list[str] = msgspec.field(default_factory=list)
+    """Words a caller uses to name the field ("zip", "zip code"): they bind a value given out
+    of turn ("the driver was Jane") and name what a correction changes."""
+    counts_caller: bool = True
+    """For a ``count`` of people: whether "just me" counts the caller (1) or not (0)."""
     validation: Validation | None = None
     confirm: bool = False
     """Read the value back and ask the caller to confirm it."""
     when: str | None = None
     """Ask only when this other yes_no field is true (for example injury details)."""
+    prefill: str | None = None
+    """A call field whose value, when known, fills this one without asking (the verified
+    caller's name for the claim's caller name)."""
+    choices_from: str | None = None
+    """A call field holding the options a tool found (the policy's vehicles, for ``vehicle``)."""
     describe: str = ""
     """What the field means, for the LLM's tool schema."""
 
@@ -160,6 +176,12 @@ class FormSpec(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Failed tool calls before escalating (``escalate`` below) or giving up."""
     escalate: Name | None = None
     """Tool called once ``attempts`` failures have happened (a human takes over)."""
+    alternatives: list[list[Name]] = msgspec.field(default_factory=list)
+    """Groups of fields, any one of which completes the form instead of every required field
+    (full name and ZIP code, or the last four digits of the policy)."""
+    gate: bool = False
+    """The form must be complete (its tool succeeded) before the agent hands the call on or
+    answers questions: caller verification. A wish expressed earlier is acted on afterwards."""
 
 
 class AgentDefinition(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -178,7 +200,10 @@ class AgentDefinition(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     form: FormSpec | None = None
     knowledge: list[IntentSpec] = msgspec.field(default_factory=list)
     escalations: list[IntentSpec] = msgspec.field(default_factory=list)
-    """Intents that hand the call to a human (each names its tool)."""
+    """Intents that hand the call to a human (each names its tool); one named ``emergency`` is
+    also recognised from any words of injury and danger."""
+    fallback: Template = ""
+    """What the offline engine says when it understood nothing it can act on."""
     source: str = ""
     """The file it was read from (set by the loader)."""
 
