@@ -82,9 +82,19 @@ class Reply:
             return {**stamp, "model": model, "system_fingerprint": "fp_fake", "choices": [choice], **extra}
 
         if self.azure_prelude:
-            yield {"id": "", "object": "", "created": 0, "model": "", "choices": [], "prompt_filter_results": [
-                {"prompt_index": 0, "content_filter_results": {"hate": {"filtered": False, "severity": "safe"}}}
-            ]}
+            yield {
+                "id": "",
+                "object": "",
+                "created": 0,
+                "model": "",
+                "choices": [],
+                "prompt_filter_results": [
+                    {
+                        "prompt_index": 0,
+                        "content_filter_results": {"hate": {"filtered": False, "severity": "safe"}},
+                    }
+                ],
+            }
         yield chunk({"role": "assistant", "content": "", "refusal": None})
         for piece in self.pieces():
             yield chunk({"content": piece})
@@ -93,7 +103,11 @@ class Reply:
         yield chunk({}, "tool_calls" if self.tool_calls else "stop")
         if include_usage:
             prompt, completion = self.usage
-            totals = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+            totals = {
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": prompt + completion,
+            }
             yield {**stamp, "model": model, "system_fingerprint": "fp_fake", "choices": [], "usage": totals}
 
     def _fragments(self) -> Iterator[dict[str, Any]]:
@@ -110,7 +124,12 @@ class Reply:
     @staticmethod
     def _call_fragments(index: int, call: ToolCall) -> Iterator[dict[str, Any]]:
         call_id = call.id or f"call_{index}"
-        yield {"index": index, "id": call_id, "type": "function", "function": {"name": call.name, "arguments": ""}}
+        yield {
+            "index": index,
+            "id": call_id,
+            "type": "function",
+            "function": {"name": call.name, "arguments": ""},
+        }
         text, step = call.argument_text(), max(1, call.fragment_chars)
         for start in range(0, len(text), step):
             yield {"index": index, "function": {"arguments": text[start : start + step]}}
@@ -126,7 +145,13 @@ class ErrorReply:
     """E.g. ``{"retry-after": "1"}`` on a 429."""
 
     def body(self) -> bytes:
-        kind = "rate_limit_exceeded" if self.status == 429 else "server_error" if self.status >= 500 else "invalid_request_error"
+        kind = (
+            "rate_limit_exceeded"
+            if self.status == 429
+            else "server_error"
+            if self.status >= 500
+            else "invalid_request_error"
+        )
         message = self.message or f"fake server error {self.status}"
         return json.dumps({"error": {"message": message, "type": kind, "param": None, "code": kind}}).encode()
 

@@ -99,6 +99,7 @@ class FakeOpenAIServer:
         self.identity_header = "fake-identity-header"
         self.issued_tokens: list[str] = []
         self.requests: list[RecordedRequest] = []
+        self._arrived = threading.Condition()
         self._queue: collections.deque[Response] = collections.deque()
         self._responder: Callable[[RecordedRequest], Response] | None = None
         self._server: uvicorn.Server | None = None
@@ -131,6 +132,15 @@ class FakeOpenAIServer:
     def respond_with(self, responder: Callable[[RecordedRequest], Response]) -> None:
         """Answer requests with ``responder(request)`` once the scripted queue is empty."""
         self._responder = responder
+
+    async def wait_for_requests(self, count: int, timeout: float = 5.0) -> bool:
+        """Wait (without blocking the caller's loop) until ``count`` chat requests have arrived."""
+
+        def arrived() -> bool:
+            with self._arrived:
+                return self._arrived.wait_for(lambda: len(self.chat_requests) >= count, timeout)
+
+        return await asyncio.to_thread(arrived)
 
     async def wait_disconnected(self, request: RecordedRequest, timeout: float = 5.0) -> bool:
         """Wait (without blocking the caller's loop) until the client dropped ``request``."""
@@ -206,7 +216,9 @@ class FakeOpenAIServer:
             body=body if isinstance(body, dict) else {"_json": body},
             deployment=azure.group("deployment") if azure else None,
         )
-        self.requests.append(request)
+        with self._arrived:
+            self.requests.append(request)
+            self._arrived.notify_all()
         return request
 
     @staticmethod

@@ -10,7 +10,10 @@ from artagent_openai.router import OpenAIRouter
 
 
 def ask(text: str = "What is my deductible?", **settings: Any) -> ModelRequest:
-    messages = [Message(role="system", content="You are an insurance agent."), Message(role="user", content=text)]
+    messages = [
+        Message(role="system", content="You are an insurance agent."),
+        Message(role="user", content=text),
+    ]
     return ModelRequest(messages=messages, **settings)
 
 

@@ -34,7 +34,9 @@ def test_the_plugin_is_discovered_through_its_entry_point() -> None:
     assert host.plugins["openai"].module == "artagent_openai.hooks"
 
 
-def runtime(make_config: Callable[..., LoadedConfig], text: str, environ: dict[str, str] | None = None) -> Runtime:
+def runtime(
+    make_config: Callable[..., LoadedConfig], text: str, environ: dict[str, str] | None = None
+) -> Runtime:
     host = PluginHost()
     host.register("openai", artagent_openai.hooks)
     return Runtime(make_config(text, environ=environ), host=host, load_entry_points=False)
@@ -102,7 +104,9 @@ def test_factory_settings_make_a_router_of_their_own(make_config: Callable[..., 
     tuned = rt.providers.create("model", "openai", {"model": "gpt-4.1", "temperature": 0.1})
     assert tuned is not shared and tuned.config.model == "gpt-4.1" and tuned.config.temperature == 0.1
     assert tuned.unavailable() is None  # same credentials
-    with pytest.raises(ConfigError, match=r"plugins\.openai\.routers\.openai\.temperature: Expected `float` <= 2"):
+    with pytest.raises(
+        ConfigError, match=r"plugins\.openai\.routers\.openai\.temperature: Expected `float` <= 2"
+    ):
         rt.providers.create("model", "openai", {"temperature": 5})
 
 
@@ -110,7 +114,8 @@ def test_factory_settings_make_a_router_of_their_own(make_config: Callable[..., 
     ("table", "expected"),
     [
         (
-            '[plugins.openai.routers.azure]\nkind = "azure"\nendpoint = "https://x.openai.azure.com"\ndeployment = "d"\n',
+            '[plugins.openai.routers.azure]\nkind = "azure"\n'
+            'endpoint = "https://x.openai.azure.com"\ndeployment = "d"\n',
             ['plugins.openai.routers.azure.api_version: required when kind = "azure"'],
         ),
         (
@@ -134,19 +139,22 @@ def test_factory_settings_make_a_router_of_their_own(make_config: Callable[..., 
             ["plugins.openai.routers.main.first_token_timeout_s: must not exceed timeout_s"],
         ),
         (
-            '[plugins.openai.routers.local]\nkind = "compatible"\nbase_url = "localhost:11434"\nmodel = "m"\ndeployment = "d"\n',
+            '[plugins.openai.routers.local]\nkind = "compatible"\n'
+            'base_url = "localhost:11434"\nmodel = "m"\ndeployment = "d"\n',
             [
                 'plugins.openai.routers.local.deployment: not used when kind = "compatible"',
-                "plugins.openai.routers.local.base_url: must be an http:// or https:// URL, not 'localhost:11434'",
+                "plugins.openai.routers.local.base_url: must be an http:// or https:// URL, "
+                "not 'localhost:11434'",
             ],
         ),
         (
             '[plugins.openai.routers]\nmain = "gpt-4o"\n',
             ["plugins.openai.routers.main: must be a table, not str"],
         ),
-        ('[plugins.openai]\nrouter = {}\n', ["plugins.openai.router: unknown key"]),
+        ("[plugins.openai]\nrouter = {}\n", ["plugins.openai.router: unknown key"]),
         (
-            '[plugins.openai.routers.a]\nkind = "compatible"\n[plugins.openai.routers.b]\nmodel = "m"\ntop_p = 2\n',
+            '[plugins.openai.routers.a]\nkind = "compatible"\n'
+            '[plugins.openai.routers.b]\nmodel = "m"\ntop_p = 2\n',
             [
                 'plugins.openai.routers.a.base_url: required when kind = "compatible"',
                 'plugins.openai.routers.a.model: required when kind = "compatible"',
@@ -194,11 +202,17 @@ def _example_table() -> str:
     text = (ROOT / "runtime.toml").read_text(encoding="utf-8")
     block = re.search(r"^# \[plugins\.openai\.routers\..*?(?=^[^#]|\Z)", text, flags=re.MULTILINE | re.DOTALL)
     assert block, "runtime.toml has no commented [plugins.openai.routers.*] example"
-    lines = [line[2:] for line in block.group(0).splitlines() if line.startswith("# ") and not line.startswith("# #")]
+    lines = [
+        line[2:]
+        for line in block.group(0).splitlines()
+        if line.startswith("# ") and not line.startswith("# #")
+    ]
     return "\n".join(line for line in lines if re.match(r"^(\[|[a-z_]+ = )", line))
 
 
-def test_the_runtime_toml_example_is_valid_and_covers_every_key(make_config: Callable[..., LoadedConfig]) -> None:
+def test_the_runtime_toml_example_is_valid_and_covers_every_key(
+    make_config: Callable[..., LoadedConfig],
+) -> None:
     table = _example_table()
     environ = {"OPENAI_API_KEY": "sk", "AZURE_OPENAI_API_KEY": "az"}
     rt = runtime(make_config, '[session]\nmodel = "openai"\n' + table, environ)

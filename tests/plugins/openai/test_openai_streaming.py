@@ -53,14 +53,21 @@ async def test_the_first_text_arrives_before_the_response_ends(
     first = await anext(stream)
     [request] = openai_server.chat_requests
     assert first == TextDelta("Hello.") and not request.finished.is_set()
-    assert [item async for item in stream][-1] == ModelUsage(model="gpt-4o", prompt_tokens=12, completion_tokens=5)
+    assert [item async for item in stream][-1] == ModelUsage(
+        model="gpt-4o", prompt_tokens=12, completion_tokens=5
+    )
 
 
 async def test_a_tool_call_split_over_many_chunks_arrives_whole(
     openai_server: FakeOpenAIServer, make_router: MakeRouter
 ) -> None:
-    arguments = {"policy": "P-100-200", "note": "caller says \"urgent\", café ✓"}
-    openai_server.script(Reply(text="Let me check.", tool_calls=[ToolCall("lookup_policy", arguments, id="call_abc", fragment_chars=2)]))
+    arguments = {"policy": "P-100-200", "note": 'caller says "urgent", café ✓'}
+    openai_server.script(
+        Reply(
+            text="Let me check.",
+            tool_calls=[ToolCall("lookup_policy", arguments, id="call_abc", fragment_chars=2)],
+        )
+    )
     items = await collect(make_router(), ask(tools=[LOOKUP]))
 
     assert items[:3] == [TextDelta("Let"), TextDelta(" me"), TextDelta(" check.")]
@@ -110,7 +117,11 @@ async def test_every_setting_given_is_sent_and_unset_ones_are_not(
     assert given["tools"] == [
         {
             "type": "function",
-            "function": {"name": "lookup_policy", "description": LOOKUP.description, "parameters": LOOKUP.parameters},
+            "function": {
+                "name": "lookup_policy",
+                "description": LOOKUP.description,
+                "parameters": LOOKUP.parameters,
+            },
         }
     ]
     # The router's own defaults fill in what the request leaves unset; top_p has none: not sent.
@@ -137,7 +148,11 @@ async def test_a_compatible_server_gets_max_tokens_and_extra_body(
 async def test_the_history_is_sent_in_the_chat_format(
     openai_server: FakeOpenAIServer, make_router: MakeRouter
 ) -> None:
-    call = {"id": "c1", "type": "function", "function": {"name": "lookup_policy", "arguments": '{"policy":"P-1"}'}}
+    call = {
+        "id": "c1",
+        "type": "function",
+        "function": {"name": "lookup_policy", "arguments": '{"policy":"P-1"}'},
+    }
     history = [
         Message(role="system", content="Be brief."),
         Message(role="user", content="My policy is P-1.", agent="intake", at=1.5),
@@ -161,7 +176,9 @@ async def test_azure_uses_the_deployment_path_api_version_and_api_key(
     openai_server: FakeOpenAIServer, make_router: MakeRouter
 ) -> None:
     openai_server.script(Reply(text="Hello from Azure.", azure_prelude=True, model="gpt-4o-2024-11-20"))
-    items = await collect(make_router(kind="azure", deployment="voice-gpt4o", api_version="2024-10-21"), ask())
+    items = await collect(
+        make_router(kind="azure", deployment="voice-gpt4o", api_version="2024-10-21"), ask()
+    )
 
     assert [i.text for i in items if isinstance(i, TextDelta)] == ["Hello", " from", " Azure."]
     assert items[-1] == ModelUsage(model="voice-gpt4o", prompt_tokens=12, completion_tokens=5)
@@ -177,7 +194,13 @@ async def test_azure_without_a_key_uses_an_entra_id_token_from_default_azure_cre
     openai_server: FakeOpenAIServer, make_router: MakeRouter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # DefaultAzureCredential finds an App Service managed identity, served by the fake server.
-    for variable in ("AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_TENANT_ID", "AZURE_FEDERATED_TOKEN_FILE", "MSI_ENDPOINT"):
+    for variable in (
+        "AZURE_CLIENT_ID",
+        "AZURE_CLIENT_SECRET",
+        "AZURE_TENANT_ID",
+        "AZURE_FEDERATED_TOKEN_FILE",
+        "MSI_ENDPOINT",
+    ):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("IDENTITY_ENDPOINT", openai_server.identity_endpoint)
     monkeypatch.setenv("IDENTITY_HEADER", openai_server.identity_header)
@@ -214,8 +237,7 @@ async def test_cancelling_the_consumer_cancels_the_request(
     openai_server.script(Reply(text="Never heard.", first_chunk_delay_s=30))
     router = make_router(first_token_timeout_s=20.0, timeout_s=30.0)
     task = asyncio.create_task(collect(router, ask()))
-    while not openai_server.chat_requests:
-        await asyncio.sleep(0.01)
+    assert await openai_server.wait_for_requests(1)
     await asyncio.sleep(0.1)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -22,7 +22,9 @@ def router_specs(config: OpenAIConfig, secrets: Mapping[str, str]) -> list[Provi
     for name, router_config in config.router_configs().items():
         router = OpenAIRouter(name, router_config, api_key=secrets.get(f"routers.{name}.api_key_env"))
         specs.append(
-            ProviderSpec(kind="model", name=name, factory=_factory(router), description=_describe(router_config))
+            ProviderSpec(
+                kind="model", name=name, factory=_factory(router), description=_describe(router_config)
+            )
         )
     return specs
 

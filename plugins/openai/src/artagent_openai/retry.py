@@ -84,7 +84,7 @@ def retry_after_s(headers: Mapping[str, str], *, now: float | None = None) -> fl
 def backoff_s(retry: int, base_s: float, cap_s: float) -> float:
     """The wait before retry number ``retry`` (0 first): doubling from ``base_s`` up to ``cap_s``,
     the upper half jittered so that many calls rate-limited together do not return together."""
-    ceiling = min(cap_s, base_s * 2**retry)
+    ceiling: float = min(cap_s, base_s * 2.0**retry)
     return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 

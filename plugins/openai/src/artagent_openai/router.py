@@ -202,7 +202,9 @@ class OpenAIRouter:
         if asyncio.get_running_loop().time() >= deadline:
             return Failure("stop", f"no answer within timeout_s ({self.config.timeout_s:g} s)")
         limit = self.config.first_token_timeout_s
-        return Failure("next", f"no first token within first_token_timeout_s ({limit:g} s, waited {waited_s:.1f} s)")
+        return Failure(
+            "next", f"no first token within first_token_timeout_s ({limit:g} s, waited {waited_s:.1f} s)"
+        )
 
     async def _wait_before_retry(
         self, failure: Failure, retry: int, deadline: float, model: str, attempts: list[str]
@@ -221,5 +223,7 @@ class OpenAIRouter:
     def _client(self) -> openai.AsyncOpenAI:
         # Built on first use, inside the event loop that will run the requests.
         if self._handle is None:
-            self._handle = build_client(self.config, api_key=self._api_key, token_provider=self._token_provider)
+            self._handle = build_client(
+                self.config, api_key=self._api_key, token_provider=self._token_provider
+            )
         return self._handle.client
