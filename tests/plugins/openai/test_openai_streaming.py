@@ -11,6 +11,7 @@ import pytest
 from _openai_kit import ask, collect
 from artagent.providers import ModelUsage, TextDelta, ToolCallRequest, ToolSpec
 from artagent.session.state import Message
+from artagent_openai.errors import NoModelAnsweredError
 from artagent_openai.router import OpenAIRouter
 from fakes.openai_script import Reply, ToolCall
 from fakes.openai_server import FakeOpenAIServer
@@ -190,10 +191,8 @@ async def test_azure_uses_the_deployment_path_api_version_and_api_key(
     assert "authorization" not in request.headers
 
 
-async def test_azure_without_a_key_uses_an_entra_id_token_from_default_azure_credential(
-    openai_server: FakeOpenAIServer, make_router: MakeRouter, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # DefaultAzureCredential finds an App Service managed identity, served by the fake server.
+def use_managed_identity(monkeypatch: pytest.MonkeyPatch, server: FakeOpenAIServer, header: str) -> None:
+    """Make DefaultAzureCredential find an App Service managed identity, served by the fake."""
     for variable in (
         "AZURE_CLIENT_ID",
         "AZURE_CLIENT_SECRET",
@@ -202,8 +201,14 @@ async def test_azure_without_a_key_uses_an_entra_id_token_from_default_azure_cre
         "MSI_ENDPOINT",
     ):
         monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv("IDENTITY_ENDPOINT", openai_server.identity_endpoint)
-    monkeypatch.setenv("IDENTITY_HEADER", openai_server.identity_header)
+    monkeypatch.setenv("IDENTITY_ENDPOINT", server.identity_endpoint)
+    monkeypatch.setenv("IDENTITY_HEADER", header)
+
+
+async def test_azure_without_a_key_uses_an_entra_id_token_from_default_azure_credential(
+    openai_server: FakeOpenAIServer, make_router: MakeRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_managed_identity(monkeypatch, openai_server, openai_server.identity_header)
     openai_server.script(Reply(text="Signed in."), Reply(text="Again."))
     router = make_router(kind="azure", api_key=None)
     assert router.unavailable() is None
@@ -217,6 +222,18 @@ async def test_azure_without_a_key_uses_an_entra_id_token_from_default_azure_cre
     first, second = openai_server.chat_requests
     assert first.headers["authorization"] == second.headers["authorization"] == "Bearer entra-token-1"
     assert "api-key" not in first.headers
+
+
+async def test_an_entra_id_sign_in_that_fails_is_reported_and_makes_the_router_unavailable(
+    openai_server: FakeOpenAIServer, make_router: MakeRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_managed_identity(monkeypatch, openai_server, "not-the-header")
+    router = make_router(kind="azure", api_key=None, fallback_models=["other-deployment"])
+    with pytest.raises(NoModelAnsweredError, match="Microsoft Entra ID gave no token: DefaultAzure"):
+        await collect(router, ask())
+    assert openai_server.chat_requests == []  # nothing was sent without a token, no fallback tried
+    reason = router.unavailable()
+    assert reason is not None and reason.startswith("Microsoft Entra ID gave no token")
 
 
 async def test_closing_the_stream_closes_the_connection(

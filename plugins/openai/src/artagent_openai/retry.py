@@ -4,13 +4,15 @@ A rate limit (429), a server error (5xx, 408, 409) or a dropped connection is re
 model after an exponential backoff, or after exactly what the server's ``Retry-After`` asked for.
 A timeout moves straight on to the next model: a model that stalled once is likely to stall
 again, and the caller is waiting. A rejected key (401, 403) stops everything, since every model
-of the router shares it. Any other refusal (400, 404: a model that does not exist, a context too
-long) moves on to the next model, which may accept the request.
+of the router shares it; so does Microsoft Entra ID giving no token. Any other refusal (400,
+404: a model that does not exist, a context too long) moves on to the next model, which may
+accept the request.
 """
 
 from __future__ import annotations
 
 import email.utils
+import math
 import random
 import time
 from collections.abc import Mapping
@@ -18,10 +20,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import openai
+from azure.core.exceptions import ClientAuthenticationError
 
 from artagent_openai.errors import ModelResponseError
 
-__all__ = ["Failure", "backoff_s", "classify", "retry_after_s"]
+__all__ = ["ENTRA_RETRY_S", "Failure", "backoff_s", "classify", "retry_after_s"]
 
 Verdict = Literal["retry", "next", "fatal", "stop"]
 """Retry this model, try the next one, give up (the key was refused), give up (time is up)."""
@@ -35,6 +38,13 @@ class Failure:
     reason: str
     """Short, for the error that lists every attempt."""
     retry_after_s: float | None = None
+    unavailable_s: float | None = None
+    """For a fatal failure: how long the router reports itself unavailable (``inf``: for good)."""
+
+
+ENTRA_RETRY_S = 30.0
+"""A router whose Entra ID sign-in failed says so this long, then tries again (the identity
+endpoint may have been down for a moment; a refused key, by contrast, stays refused)."""
 
 
 def classify(error: BaseException) -> Failure:
@@ -45,7 +55,7 @@ def classify(error: BaseException) -> Failure:
         status = error.status_code
         reason = f"HTTP {status}: {_message(error.body) or error.message}"
         if status in _FATAL_STATUS:
-            return Failure("fatal", reason)
+            return Failure("fatal", f"the server refused the credentials: {reason}", unavailable_s=math.inf)
         if status in _RETRIED_STATUS or status >= 500:
             return Failure("retry", reason, retry_after_s(error.response.headers))
         return Failure("next", reason)
@@ -55,6 +65,10 @@ def classify(error: BaseException) -> Failure:
         return Failure("retry", f"stream error: {error.message}")
     if isinstance(error, ModelResponseError):
         return Failure("retry", str(error))
+    if isinstance(error, ClientAuthenticationError):
+        first_line = str(error.message or error).splitlines()[0]
+        reason = f"Microsoft Entra ID gave no token: {first_line}"
+        return Failure("fatal", reason, unavailable_s=ENTRA_RETRY_S)
     raise error
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -67,7 +68,8 @@ class OpenAIRouter:
         self._api_key = api_key
         self._token_provider = token_provider
         self._handle: ClientHandle | None = None
-        self._refused: str | None = None
+        self._refused: tuple[str, float] | None = None
+        """Why the credentials failed, and until when (monotonic time) that makes it unavailable."""
 
     def __repr__(self) -> str:
         return f"OpenAIRouter({self.name!r}, kind={self.config.kind!r}, model={self.config.default_model!r})"
@@ -79,7 +81,10 @@ class OpenAIRouter:
     def unavailable(self) -> str | None:
         """Why this router cannot serve a call (no key, a key the server refused), or ``None``."""
         if self._refused is not None:
-            return self._refused
+            reason, until = self._refused
+            if time.monotonic() < until:
+                return reason
+            self._refused = None
         variable = self.config.api_key_env
         if variable and not self._api_key:
             return f"{variable} is not set"
@@ -148,7 +153,7 @@ class OpenAIRouter:
             attempts.append(f"{model}: {failure.reason}{tries}")
             log.warning("model router %s: %s failed: %s", self.name, model, failure.reason)
             if failure.verdict == "fatal":
-                self._refused = f"the server refused the credentials: {failure.reason}"
+                self._refused = (failure.reason, time.monotonic() + (failure.unavailable_s or 0.0))
                 raise _GiveUp
             if failure.verdict == "stop":
                 raise _GiveUp
