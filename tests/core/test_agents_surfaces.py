@@ -23,6 +23,8 @@ from test_app import serving
 ARTAGENT = Path(sys.executable).parent / "artagent"
 HERE = Path(__file__).parent
 MakeConfig = Callable[..., LoadedConfig]
+ONLY_ACME = 'disable_plugins = ["insurance"]\n'
+"""The installed verticals stay out of these tests' way: the Acme kit is the only scenario."""
 
 
 @pytest.fixture
@@ -30,7 +32,7 @@ def acme(fake_distribution: Callable[..., Path], data_dir: Path) -> Iterator[tup
     """A pip-installed-looking plugin shipping the Acme agents, and a runtime.toml using it."""
     site = fake_distribution("acme-agents", {"acme": "acme_agents"}, {"acme_agents": PLUGIN_SOURCE})
     config = data_dir / "runtime.toml"
-    config.write_text(f'[runtime]\ndata_dir = "{data_dir}"\n[agents]\nrouters = ["scripted"]\n')
+    config.write_text(f'[runtime]\ndata_dir = "{data_dir}"\n{ONLY_ACME}[agents]\nrouters = ["scripted"]\n')
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(HERE)]))
     sys.path[:0] = [str(site), str(HERE)]
     yield config, env
@@ -120,7 +122,7 @@ def test_a_malformed_agent_stops_the_start_up_naming_file_and_key(
     source = PLUGIN_SOURCE.replace("return [kit.KIT]", f"return [__import__('pathlib').Path({str(kit)!r})]")
     site = fake_distribution("acme-agents", {"acme": "acme_agents"}, {"acme_agents": source})
     config = data_dir / "runtime.toml"
-    config.write_text(f'[runtime]\ndata_dir = "{data_dir}"\n')
+    config.write_text(f'[runtime]\ndata_dir = "{data_dir}"\n{ONLY_ACME}')
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(HERE)]))
     for command in (["agents"], ["config", "check"], ["serve"]):
         args = (
@@ -138,7 +140,8 @@ async def test_the_agents_api_lists_and_changes_agents(
     acme: tuple[Path, dict[str, str]], make_config: MakeConfig
 ) -> None:
     loaded = make_config(
-        '[agents]\nrouters = ["scripted"]\nadmin_token_env = "AA_ADMIN"\n', {"AA_ADMIN": "s3cret"}
+        f'[runtime]\n{ONLY_ACME}[agents]\nrouters = ["scripted"]\nadmin_token_env = "AA_ADMIN"\n',
+        {"AA_ADMIN": "s3cret"},
     )
     runtime = Runtime(loaded)
     async with serving(create_app(runtime)) as http:
@@ -168,13 +171,13 @@ async def test_the_agents_api_lists_and_changes_agents(
 async def test_changing_agents_needs_an_admin_token_configured(
     acme: tuple[Path, dict[str, str]], make_config: MakeConfig
 ) -> None:
-    runtime = Runtime(make_config('[agents]\nrouters = ["scripted"]\n'))
+    runtime = Runtime(make_config(f'[runtime]\n{ONLY_ACME}[agents]\nrouters = ["scripted"]\n'))
     async with serving(create_app(runtime)) as http:
         refused = await http.put("/api/v1/agents/billing", json={"voice": {"name": "x"}})
         assert refused.status_code == 403 and "admin_token_env is not set" in refused.text
 
 
-COMMAND_PLUGIN = '''
+COMMAND_PLUGIN = """
 from artagent.commands import Command
 from artagent.hookspecs import hookimpl
 
@@ -188,7 +191,7 @@ def run(loaded, args):
 @hookimpl
 def register_commands():
     return [Command("shout", "say a word", configure, run), Command("chat", "a clash", configure, run)]
-'''
+"""
 
 
 def test_a_plugin_adds_its_own_command(fake_distribution: Callable[..., Path], data_dir: Path) -> None:

@@ -8,6 +8,7 @@ agents on a call. See docs/agents.md.
 
 from artagent.agents.definitions import AgentDefinition, FieldSpec, FormSpec, ScenarioDefinition
 from artagent.agents.tools import RecordStore, Tool, ToolContext, ToolError, ToolRegistry, tool
+from artagent.session.tools import ToolResult
 
 __all__ = [
     "AgentDefinition",
@@ -19,5 +20,6 @@ __all__ = [
     "ToolContext",
     "ToolError",
     "ToolRegistry",
+    "ToolResult",
     "tool",
 ]

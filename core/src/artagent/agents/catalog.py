@@ -148,7 +148,7 @@ class AgentCatalog:
                     problems.append(
                         DefinitionError(agent.source, f"form.fields[{index}].name", "duplicate field name")
                     )
-                if field.type == "choice" and not field.choices:
+                if field.type == "choice" and not (field.choices or field.options):
                     problems.append(
                         DefinitionError(
                             agent.source, f"form.fields[{index}].choices", "a choice needs choices"

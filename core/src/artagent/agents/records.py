@@ -59,6 +59,10 @@ class RedisRecordStore:
         raw = await self._retry(lambda: self.redis.hgetall(self._key(collection)))
         return {_text(k): self._decoder.decode(v) for k, v in raw.items()}
 
+    async def delete(self, collection: str, key: str) -> bool:
+        removed = await self._retry(lambda: self.redis.hdel(self._key(collection), key))
+        return bool(removed)
+
     async def next_number(self, counter: str) -> int:
         value = await self._retry(lambda: self.redis.hincrby(f"{self.prefix}:_counters", counter, 1))
         return int(value)

@@ -8,11 +8,13 @@ directory (the CLI's ``events tail``, a second worker) connect to it as guests.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
 import subprocess
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import redis
@@ -176,3 +178,23 @@ def async_client(url: str, password: str | None = None) -> Redis:
     if url.startswith("unix://"):  # keepalive is a TCP option; Unix socket connections refuse it
         return Redis.from_url(url, password=password, socket_connect_timeout=2)
     return Redis.from_url(url, password=password, socket_connect_timeout=2, socket_keepalive=True)
+
+
+@contextlib.asynccontextmanager
+async def connected(loaded: LoadedConfig) -> AsyncIterator[Redis]:
+    """A client for command-line tools: the configured Redis; with ``embedded``, the server of
+    a running ``artagent serve`` if there is one, else the embedded server started just for
+    this (its data persists on disk) and stopped afterwards."""
+    embedded = EmbeddedRedis(loaded.data_dir) if loaded.config.bus.redis_url == "embedded" else None
+    started = embedded is not None and not embedded.is_alive()
+    if started:
+        assert embedded is not None
+        await asyncio.get_running_loop().run_in_executor(None, embedded.start)
+    client = async_client(redis_url(loaded), loaded.secret("bus.redis_password_env"))
+    try:
+        yield client
+    finally:
+        await client.aclose()
+        if started:
+            assert embedded is not None
+            await asyncio.get_running_loop().run_in_executor(None, embedded.stop)

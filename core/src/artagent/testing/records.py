@@ -30,6 +30,9 @@ class MemoryRecordStore:
     async def all(self, collection: str) -> dict[str, Any]:
         return copy.deepcopy(self.collections.get(collection, {}))
 
+    async def delete(self, collection: str, key: str) -> bool:
+        return self.collections.get(collection, {}).pop(key, None) is not None
+
     async def next_number(self, counter: str) -> int:
         self._counters[counter] = self._counters.get(counter, 0) + 1
         return self._counters[counter]
