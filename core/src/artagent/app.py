@@ -11,6 +11,7 @@ from litestar.openapi import OpenAPIConfig
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from artagent import __version__
+from artagent.history.routes import history_router
 from artagent.runtime import Runtime
 
 __all__ = ["create_app"]
@@ -71,7 +72,7 @@ def create_app(runtime: Runtime) -> Litestar:
             yield
 
     app = Litestar(
-        route_handlers=[health, readiness, list_plugins, metrics, asyncapi, *runtime.routes],
+        route_handlers=[health, readiness, list_plugins, metrics, asyncapi, history_router(), *runtime.routes],
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="ARTAgent", version=__version__, path="/schema"),
     )

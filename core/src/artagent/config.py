@@ -21,6 +21,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "ConfigIssue",
+    "HistoryConfig",
     "LoadedConfig",
     "LoggingConfig",
     "OutboxConfig",
@@ -150,6 +151,18 @@ class SessionConfig(_Section):
     barge_in: BargeInConfig = msgspec.field(default_factory=BargeInConfig)
 
 
+class HistoryConfig(_Section):
+    store: str = "sqlite"
+    """The call history store, by the name it was registered under ("sqlite" is built in, plugins
+    add others such as "cosmos"); empty: keep no call history."""
+    group: str = "history"
+    """Consumer group of the history subscriber on the event stream."""
+    retention_days: PositiveFloat = 30.0
+    """Calls whose last event is older than this are deleted (and expire by TTL where the store has one)."""
+    purge_interval_s: PositiveFloat = 3600.0
+    """How often the retention pass deletes expired calls."""
+
+
 class LoggingConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     """Root log level."""
@@ -160,6 +173,7 @@ class Config(_Section):
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     bus: BusConfig = msgspec.field(default_factory=BusConfig)
     session: SessionConfig = msgspec.field(default_factory=SessionConfig)
+    history: HistoryConfig = msgspec.field(default_factory=HistoryConfig)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
     plugins: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     """One table per plugin, decoded by that plugin's own schema."""

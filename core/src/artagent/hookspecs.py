@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from artagent.bus.subscribers import Subscription
     from artagent.events import Event, EventCatalogue
+    from artagent.history.store import StoreSpec
     from artagent.providers import ProviderSpec
 
 PROJECT = "artagent"
@@ -91,6 +92,19 @@ def register_providers(config: Any, secrets: Mapping[str, str]) -> Iterable[Prov
     that kind (runtime.toml chooses providers by these names) and a factory that builds the
     provider from its settings table. Two plugins offering the same kind and name stop the
     start-up with an error naming both.
+    """
+
+
+@hookspec
+def register_stores(config: Any, secrets: Mapping[str, str]) -> Iterable[StoreSpec]:  # type: ignore[empty-body]
+    """Return the call history stores this plugin offers, by name.
+
+    Called once while the runtime is built, before Redis is connected: return
+    :class:`artagent.history.store.StoreSpec` objects and do no I/O. ``[history] store`` chooses
+    one by name; its factory is then called with the runtime's
+    :class:`~artagent.history.store.StoreContext` (data directory, retention) and must return a
+    :class:`~artagent.history.store.CallHistoryStore`, which connects in its ``start()``. Two
+    plugins offering the same name stop the start-up with an error naming both.
     """
 
 
