@@ -127,6 +127,7 @@ class _Connection:
         self._store = store
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._db: sqlite3.Connection | None = None
+        self._closed = False
 
     def _call(self, work: Callable[[sqlite3.Connection], T]) -> T:
         if self._db is None:
@@ -137,6 +138,11 @@ class _Connection:
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._call, work)
 
     async def close(self) -> None:
+        """Close the connection and stop the thread; a second close does nothing."""
+        if self._closed:
+            return
+        self._closed = True
+
         def shut() -> None:
             if self._db is not None:
                 self._db.close()
