@@ -71,8 +71,9 @@ def create_app(runtime: Runtime) -> Litestar:
         async with runtime.running():
             yield
 
+    core = [health, readiness, list_plugins, metrics, asyncapi, history_router()]
     app = Litestar(
-        route_handlers=[health, readiness, list_plugins, metrics, asyncapi, history_router(), *runtime.routes],
+        route_handlers=[*core, *runtime.routes],
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="ARTAgent", version=__version__, path="/schema"),
     )
