@@ -71,7 +71,7 @@ def create_app(runtime: Runtime) -> Litestar:
         async with runtime.running():
             yield
 
-    core = [health, readiness, list_plugins, metrics, asyncapi, history_router()]
+    core: list[Any] = [health, readiness, list_plugins, metrics, asyncapi, history_router()]
     app = Litestar(
         route_handlers=[*core, *runtime.routes],
         lifespan=[lifespan],

@@ -1,4 +1,4 @@
-"""The ``artagent`` command: serve, plugins, config check, events tail/publish."""
+"""The ``artagent`` command: serve, plugins, config check, events tail/publish, calls."""
 
 from __future__ import annotations
 
@@ -100,6 +100,13 @@ def cmd_events_publish(args: argparse.Namespace) -> int:
     return asyncio.run(publish(_load(args.config), sys.stdin))
 
 
+# -- calls ---------------------------------------------------------------------------------
+def cmd_calls(args: argparse.Namespace) -> int:
+    from artagent.history.console import run
+
+    return run(args, _load(args.config))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="artagent", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -130,6 +137,20 @@ def build_parser() -> argparse.ArgumentParser:
     tail.set_defaults(func=cmd_events_tail)
     publish = with_config(events.add_parser("publish", help="publish JSON events read from stdin"))
     publish.set_defaults(func=cmd_events_publish)
+
+    calls = with_config(sub.add_parser("calls", help="the call history, newest first"))
+    calls.add_argument("--json", action="store_true", help="the page as JSON")
+    calls.add_argument("--since", help="calls started since: an ISO 8601 time, or 30m, 2h, 7d ago")
+    calls.add_argument("--until", help="calls started before (same forms as --since)")
+    calls.add_argument("--outcome", help="only calls that ended with this outcome")
+    calls.add_argument("--agent", help="only calls this agent took part in")
+    calls.add_argument("--limit", type=int, default=20, help="calls per page (default 20)")
+    calls.add_argument("--cursor", help="the next page, as the previous one printed it")
+    calls.set_defaults(func=cmd_calls, action="list")
+    show = with_config(calls.add_subparsers(dest="action").add_parser("show", help="one call in full"))
+    show.add_argument("call_id", metavar="ID")
+    show.add_argument("--json", action="store_true", help="the call document as JSON")
+    show.set_defaults(func=cmd_calls)
     return parser
 
 

@@ -8,7 +8,7 @@ from artagent.history import StoreSpec
 from artagent.hookspecs import hookimpl
 
 from artagent_cosmos.config import CosmosConfig
-from artagent_cosmos.store import cosmos_store_factory
+from artagent_cosmos.factory import cosmos_store_factory
 
 
 @hookimpl

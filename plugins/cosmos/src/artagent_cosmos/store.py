@@ -17,18 +17,16 @@ import base64
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
-from artagent.config import ConfigError, ConfigIssue
 from artagent.events import Event
 from artagent.history import (
     CallDocument,
     CallPage,
     CallQuery,
     CallSummary,
-    StoreContext,
     epoch_micros,
     fold_events,
     sort_key,
@@ -41,7 +39,7 @@ from azure.cosmos.exceptions import CosmosHttpResponseError, CosmosResourceNotFo
 
 from artagent_cosmos.config import CosmosConfig
 
-__all__ = ["CosmosHistoryStore", "ItemConflictError", "cosmos_store_factory", "item_id"]
+__all__ = ["INDEXING_POLICY", "CosmosHistoryStore", "ItemConflictError", "item_id"]
 
 log = logging.getLogger(__name__)
 _RETRIES = 10
@@ -65,26 +63,6 @@ def item_id(call_id: str) -> str:
     if call_id and len(call_id) <= 200 and not any(c in call_id for c in "/\\?#"):
         return call_id
     return "b64~" + base64.urlsafe_b64encode(call_id.encode()).decode()
-
-
-def cosmos_store_factory(
-    config: CosmosConfig, key: str | None
-) -> Callable[[StoreContext], CosmosHistoryStore]:
-    """The ``cosmos`` store's factory; checks the table only when the store is chosen."""
-
-    def build(context: StoreContext) -> CosmosHistoryStore:
-        if not config.endpoint:
-            raise ConfigError(
-                [ConfigIssue("plugins.cosmos.endpoint", 'required when [history] store = "cosmos"')]
-            )
-        if not config.endpoint.startswith(("https://", "http://")):
-            raise ConfigError([ConfigIssue("plugins.cosmos.endpoint", "must be an https:// URL")])
-        if key is None and not config.endpoint.startswith("https://"):
-            issue = "must be https:// to sign in with Entra ID (or set key_env)"
-            raise ConfigError([ConfigIssue("plugins.cosmos.endpoint", issue)])
-        return CosmosHistoryStore(config, key=key, retention_s=context.retention_s)
-
-    return build
 
 
 class CosmosHistoryStore:
