@@ -3,13 +3,14 @@ folded into the SQLite store, each once, and acknowledged only once the store ha
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 from _bus import STREAM, consumers, pending_count, wait_until
-from _history_kit import insurance_call
+from _history_kit import insurance_call, short_call
 from artagent.bus.outbox import Outbox
 from artagent.bus.redis import EmbeddedRedis, async_client
 from artagent.bus.subscribers import BusConsumers
@@ -151,3 +152,29 @@ async def _running(bus: BusConsumers) -> AsyncIterator[BusConsumers]:
         yield bus
     finally:
         await bus.stop()
+
+
+async def test_the_retention_pass_runs_at_start_and_deletes_calls_past_the_retention(data_dir: Path) -> None:
+    now = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    registry = StoreRegistry()
+    registry.add(
+        StoreSpec("sqlite", lambda ctx: SqliteHistoryStore(ctx.data_dir / "h.sqlite3")), owner="test"
+    )
+    config = HistoryConfig(retention_days=30, purge_interval_s=0.05)
+    calls = CallHistory(config, registry, data_dir=data_dir, metrics=CollectorRegistry(), clock=lambda: now)
+    assert calls.store is not None
+    await calls.store.start()
+    await calls.store.apply(short_call("old", now - dt.timedelta(days=31)))
+    await calls.store.apply(short_call("recent", now - dt.timedelta(days=29)))
+    await calls.start()  # the periodic pass runs once straight away
+    try:
+        await wait_until(lambda: _gone(calls, "old"), what="the expired call to be deleted")
+        assert await calls.get("recent") is not None
+        await calls.store.apply(short_call("older", now - dt.timedelta(days=90)))
+        await wait_until(lambda: _gone(calls, "older"), what="the next pass")
+    finally:
+        await calls.stop()
+
+
+async def _gone(calls: CallHistory, call_id: str) -> bool:
+    return await calls.get(call_id) is None
