@@ -52,7 +52,7 @@ def test_calls_lists_the_history_as_a_table_and_as_json(config: Path) -> None:
     assert [c["call_id"] for c in page["calls"]] == ["c-new", "call-42"] and page["next_cursor"] is None
     recent = json.loads(artagent("calls", "--json", "--since", "1h", "--config", str(config)).stdout)
     assert [c["call_id"] for c in recent["calls"]] == ["c-new"]
-    resolved = json.loads(artagent("calls", "--json", "--outcome", "resolved", "--config", f"{config}").stdout)
+    resolved = json.loads(artagent("calls", "--json", "--outcome=resolved", "--config", str(config)).stdout)
     assert [c["call_id"] for c in resolved["calls"]] == ["call-42"]
     first = json.loads(artagent("calls", "--json", "--limit", "1", "--config", str(config)).stdout)
     rest = artagent("calls", "--json", "--cursor", first["next_cursor"], "--config", str(config))
