@@ -98,12 +98,12 @@ def test_disabled_plugin_is_not_loaded(make_config: MakeConfig) -> None:
     runtime = Runtime(make_config('[runtime]\ndisable_plugins = ["analytics", "insurance"]\n'))
     assert "analytics" not in runtime.plugins.plugins
     assert runtime.routes == []
-    assert runtime.consumers.subscriptions == []
+    assert [s.group for s in runtime.consumers.subscriptions] == ["history"], "core's own subscriber only"
 
 
 def test_enabled_analytics_registers_its_subscriber_and_routes(make_config: MakeConfig) -> None:
     runtime = Runtime(make_config())
-    assert [s.group for s in runtime.consumers.subscriptions] == ["analytics"]
+    assert [s.group for s in runtime.consumers.subscriptions] == ["history", "analytics"]
     assert runtime.routes, "analytics registered no routes"
     registered = runtime.plugins.plugins["analytics"].registered
     assert set(registered) == {"register_subscribers", "register_routes"}
@@ -185,7 +185,7 @@ def test_analytics_table_is_decoded_with_its_schema(make_config: MakeConfig) -> 
     settings = runtime.plugin_configs["analytics"]
     assert settings.group == "analytics-eu"
     assert settings.call_ttl_s == 60
-    assert [s.group for s in runtime.consumers.subscriptions] == ["analytics-eu"]
+    assert [s.group for s in runtime.consumers.subscriptions] == ["history", "analytics-eu"]
 
 
 @pytest.mark.parametrize(
@@ -326,6 +326,11 @@ def test_every_hook_is_called_at_start_up(make_config: MakeConfig) -> None:
         @hookimpl
         def register_agents(self, config: Any) -> list[Any]:
             calls.append("register_agents")
+            return []
+
+        @hookimpl
+        def register_stores(self, config: Any, secrets: Any) -> list[Any]:
+            calls.append("register_stores")
             return []
 
     runtime_with(make_config, recorder=Recorder())

@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from artagent import __version__
 from artagent.agents.api import agent_routes
+from artagent.history.routes import history_router
 from artagent.runtime import Runtime
 
 __all__ = ["create_app"]
@@ -71,8 +72,9 @@ def create_app(runtime: Runtime) -> Litestar:
         async with runtime.running():
             yield
 
+    core: list[Any] = [health, readiness, list_plugins, metrics, asyncapi, history_router()]
     app = Litestar(
-        route_handlers=[health, readiness, list_plugins, metrics, asyncapi, *agent_routes(), *runtime.routes],
+        route_handlers=[*core, *agent_routes(), *runtime.routes],
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="ARTAgent", version=__version__, path="/schema"),
     )

@@ -1,4 +1,5 @@
-"""The ``artagent`` command: serve, plugins, config check, events tail/publish, agents, chat."""
+"""The ``artagent`` command: serve, plugins, config check, events tail/publish, agents, chat,
+calls, and the plugins' own commands."""
 
 from __future__ import annotations
 
@@ -114,6 +115,11 @@ def cmd_chat(args: argparse.Namespace) -> int:
     loaded = _load(args.config)
     _setup_logging("WARNING")
     return chat_command(loaded, args)
+# -- calls ---------------------------------------------------------------------------------
+def cmd_calls(args: argparse.Namespace) -> int:
+    from artagent.history.console import run
+
+    return run(args, _load(args.config))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -155,6 +161,19 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--scenario", help="the scenario (default: the one [agents] gives the cli channel)")
     chat.add_argument("--json", action="store_true", help="print every event as one JSON line")
     chat.set_defaults(func=cmd_chat)
+    calls = with_config(sub.add_parser("calls", help="the call history, newest first"))
+    calls.add_argument("--json", action="store_true", help="the page as JSON")
+    calls.add_argument("--since", help="calls started since: an ISO 8601 time, or 30m, 2h, 7d ago")
+    calls.add_argument("--until", help="calls started before (same forms as --since)")
+    calls.add_argument("--outcome", help="only calls that ended with this outcome")
+    calls.add_argument("--agent", help="only calls this agent took part in")
+    calls.add_argument("--limit", type=int, default=20, help="calls per page (default 20)")
+    calls.add_argument("--cursor", help="the next page, as the previous one printed it")
+    calls.set_defaults(func=cmd_calls, action="list")
+    show = with_config(calls.add_subparsers(dest="action").add_parser("show", help="one call in full"))
+    show.add_argument("call_id", metavar="ID")
+    show.add_argument("--json", action="store_true", help="the call document as JSON")
+    show.set_defaults(func=cmd_calls)
     _plugin_commands(sub, with_config)
     return parser
 

@@ -22,6 +22,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "ConfigIssue",
+    "HistoryConfig",
     "LoadedConfig",
     "LoggingConfig",
     "OutboxConfig",
@@ -165,6 +166,16 @@ class AgentsConfig(_Section):
     admin_token_env: str = ""
     """Environment variable holding the token that ``PUT /api/v1/agents/{name}`` requires;
     empty: agents cannot be changed at run time."""
+class HistoryConfig(_Section):
+    store: str = "sqlite"
+    """The call history store, by the name it was registered under ("sqlite" is built in, plugins
+    add others such as "cosmos"); empty: keep no call history."""
+    group: str = "history"
+    """Consumer group of the history subscriber on the event stream."""
+    retention_days: PositiveFloat = 30.0
+    """Calls whose last event is older than this are deleted (and expire by TTL where the store has one)."""
+    purge_interval_s: PositiveFloat = 3600.0
+    """How often the retention pass deletes expired calls."""
 
 
 class LoggingConfig(_Section):
@@ -178,6 +189,7 @@ class Config(_Section):
     bus: BusConfig = msgspec.field(default_factory=BusConfig)
     session: SessionConfig = msgspec.field(default_factory=SessionConfig)
     agents: AgentsConfig = msgspec.field(default_factory=AgentsConfig)
+    history: HistoryConfig = msgspec.field(default_factory=HistoryConfig)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
     plugins: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     """One table per plugin, decoded by that plugin's own schema."""

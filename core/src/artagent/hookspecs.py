@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from artagent.bus.subscribers import Subscription
     from artagent.commands import Command
     from artagent.events import Event, EventCatalogue
+    from artagent.history.store import StoreSpec
     from artagent.providers import ProviderSpec
 
 PROJECT = "artagent"
@@ -127,6 +128,19 @@ def register_commands() -> Iterable[Command]:  # type: ignore[empty-body]
     Called when the command line is parsed, before any configuration is read: no arguments,
     no I/O. Each :class:`artagent.commands.Command` adds its arguments to its own parser and
     runs with the loaded configuration; its name must not be one of core's commands.
+    """
+
+
+@hookspec
+def register_stores(config: Any, secrets: Mapping[str, str]) -> Iterable[StoreSpec]:  # type: ignore[empty-body]
+    """Return the call history stores this plugin offers, by name.
+
+    Called once while the runtime is built, before Redis is connected: return
+    :class:`artagent.history.store.StoreSpec` objects and do no I/O. ``[history] store`` chooses
+    one by name; its factory is then called with the runtime's
+    :class:`~artagent.history.store.StoreContext` (data directory, retention) and must return a
+    :class:`~artagent.history.store.CallHistoryStore`, which connects in its ``start()``. Two
+    plugins offering the same name stop the start-up with an error naming both.
     """
 
 

@@ -156,6 +156,9 @@ class PluginHost:
     def providers(self, configs: Mapping[str, Any]) -> list[tuple[str, Any]]:
         return self._collect("register_providers", {}, configs)
 
+    def stores(self, configs: Mapping[str, Any]) -> list[tuple[str, Any]]:
+        return self._collect("register_stores", {}, configs)
+
     def routes(self, configs: Mapping[str, Any], **services: Any) -> list[tuple[str, Any]]:
         return self._collect("register_routes", services, configs)
 

@@ -29,6 +29,8 @@ from artagent.bus.subscribers import BusConsumers, Subscription
 from artagent.calls import ActiveCalls
 from artagent.config import ConfigError, LoadedConfig
 from artagent.events import EventCatalogue
+from artagent.history.service import CallHistory, builtin_stores
+from artagent.history.store import StoreRegistry
 from artagent.loop_lag import LoopLagMonitor
 from artagent.plugins import PluginHost, PluginLoadError
 from artagent.providers import ProviderRegistry, ProviderSpec
@@ -89,6 +91,7 @@ class Runtime:
             self.providers.extend(self.plugins.providers(self.plugin_configs))
         except ValueError as exc:
             raise PluginLoadError(str(exc)) from None
+        self.history = self._build_history(loaded)
 
         self.embedded = EmbeddedRedis(loaded.data_dir) if cfg.bus.redis_url == "embedded" else None
         self.redis_url = redis_url(loaded)
@@ -122,6 +125,8 @@ class Runtime:
             "metrics": self.registry,
             "catalogue": self.catalogue,
         }
+        if self.history.enabled:
+            self.consumers.add(self.history.subscription())
         for owner, sub in self.plugins.subscribers(self.plugin_configs, **services):
             if not isinstance(sub, Subscription):
                 raise PluginLoadError(
@@ -167,6 +172,22 @@ class Runtime:
             raise ConfigError(exc.issues, loaded.source) from None
         routing = ModelRouting(self.providers, self.config.agents.routers)
         return AgentsLayer(catalog, tools, routing, selector, RedisRecordStore(self.redis))
+    def _build_history(self, loaded: LoadedConfig) -> CallHistory:
+        """The call history chosen by ``[history] store`` among core's and the plugins' stores."""
+        self.stores = StoreRegistry()
+        try:
+            for spec in builtin_stores():
+                self.stores.add(spec, owner="artagent")
+            for owner, spec in self.plugins.stores(self.plugin_configs):
+                self.stores.add(spec, owner=owner)
+        except (TypeError, ValueError) as exc:
+            raise PluginLoadError(str(exc)) from None
+        try:
+            return CallHistory(
+                self.config.history, self.stores, data_dir=loaded.data_dir, metrics=self.registry
+            )
+        except ConfigError as exc:
+            raise ConfigError(exc.issues, loaded.source) from None
 
     @property
     def draining(self) -> bool:
@@ -188,6 +209,7 @@ class Runtime:
             raise BusUnavailableError(self.checks["bus"]) from exc
         self.loop_lag.start()
         await self.outbox.start()
+        await self.history.start()
         await self.consumers.start()
         self.checks["bus"] = "ok"
         log.info(
@@ -198,6 +220,7 @@ class Runtime:
         """Stop consuming, publish what is queued (or spill it), disconnect, stop embedded Redis."""
         self._stopping = True
         await self.consumers.stop()
+        await self.history.stop()
         await self.outbox.close()
         await self.loop_lag.stop()
         await self.redis.aclose()

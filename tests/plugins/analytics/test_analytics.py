@@ -216,7 +216,7 @@ def test_its_config_table_chooses_the_consumer_group_and_key_prefix(
     runtime = Runtime(
         make_config('[plugins.analytics]\ngroup = "analytics-eu"\nkey_prefix = "eu:analytics"\n')
     )
-    assert [s.group for s in runtime.consumers.subscriptions] == ["analytics-eu"]
+    assert [s.group for s in runtime.consumers.subscriptions] == ["history", "analytics-eu"]
     assert runtime.plugin_configs["analytics"].key_prefix == "eu:analytics"
     assert runtime.plugins.plugins["analytics"].registered["register_subscribers"] == [
         "subscriber analytics-eu"

@@ -1,0 +1,57 @@
+"""Call history: every call's events folded into one document, kept by a pluggable store.
+
+The public API others build on: :class:`CallDocument` (and its parts), :class:`CallHistoryStore`
+(the Protocol a store implements), :class:`StoreSpec` (what the ``register_stores`` hook
+returns), :func:`fold_events` (what every store folds with) and :class:`CallHistory`
+(``runtime.history``). See docs/history.md.
+"""
+
+from artagent.history.document import (
+    CallDetail,
+    CallDocument,
+    CallLatency,
+    CallPage,
+    CallQuery,
+    CallSummary,
+    ErrorRecord,
+    Escalation,
+    Handoff,
+    Interruption,
+    LatencySummary,
+    TokenUsage,
+    ToolCallRecord,
+    TranscriptEntry,
+    epoch_micros,
+    sort_key,
+)
+from artagent.history.fold import HISTORY_EVENT_TYPES, fold_events
+from artagent.history.service import CallHistory, HistoryDisabledError, InvalidCursorError
+from artagent.history.store import CallHistoryStore, StoreContext, StoreRegistry, StoreSpec
+
+__all__ = [
+    "HISTORY_EVENT_TYPES",
+    "CallDetail",
+    "CallDocument",
+    "CallHistory",
+    "CallHistoryStore",
+    "CallLatency",
+    "CallPage",
+    "CallQuery",
+    "CallSummary",
+    "ErrorRecord",
+    "Escalation",
+    "Handoff",
+    "HistoryDisabledError",
+    "Interruption",
+    "InvalidCursorError",
+    "LatencySummary",
+    "StoreContext",
+    "StoreRegistry",
+    "StoreSpec",
+    "TokenUsage",
+    "ToolCallRecord",
+    "TranscriptEntry",
+    "epoch_micros",
+    "fold_events",
+    "sort_key",
+]

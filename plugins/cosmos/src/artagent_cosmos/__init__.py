@@ -1,0 +1,1 @@
+"""ARTAgent call history in Azure Cosmos DB for NoSQL: the ``cosmos`` store."""
