@@ -45,7 +45,8 @@ _STOP = frozenset(
     my a an to from going driving drove onto into over under parking lot front outside next behind
     across exit is that this there just right left when where while hit crashed turning stopped
     yesterday today um uh so like around about somewhere street city state zip code address
-    location yeah yes okay ok no not sure think its it's with me he she they then also""".split()
+    location yeah yes okay ok no not sure think its it's with me he she they then also what who
+    how why which huh pardon sorry actually wait""".split()
 )
 _ROUTE_LEAD = frozenset(
     {"on", "the", "off", "near", "at", "northbound", "southbound", "eastbound", "westbound"}
@@ -119,7 +120,10 @@ def _street(words: Sequence[Token], runs: Sequence[NumberRun]) -> _Part | None:
         number = next((r for r in runs if r.last == first - 1 and not r.ordinal and len(r.digits) <= 6), None)
         name = _name_text(words, runs, first, k - 1)
         prefix = f"{number.digits} " if number else ""
-        return _Part(f"{prefix}{name} {SUFFIXES[w]}", number.first if number else first, k)
+        last, direction = k, ""
+        if k + 1 < len(text) and text[k + 1] in _DIRECTIONS and len(text[k + 1]) > 1:
+            last, direction = k + 1, f" {_DIRECTIONS[text[k + 1]]}"  # "Aurora Avenue North"
+        return _Part(f"{prefix}{name} {SUFFIXES[w]}{direction}", number.first if number else first, last)
     return None
 
 
@@ -247,7 +251,8 @@ def _city(
         while start < len(text) and text[start] in ("in", "at", "of", "the", "city"):
             start += 1
     if start is None or (start < len(text) and not _city_word(text[start])):
-        start = next((i + 1 for i, w in enumerate(text) if w in ("in", "near") and i + 1 < len(text)), None)
+        cues = (i + 1 for i, w in enumerate(text) if w in ("in", "near") and i + 1 < len(text))
+        start = next((i for i in cues if _city_word(text[i])), None)  # "in the lot in Kirkland"
     if start is None and bare:
         start = 0
     if start is None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from artagent_flows.extract.corrections import detect_correction
-from artagent_flows.extract.fields import extract
+from artagent_flows.extract.fields import SELF_EVIDENT, extract, extract_after_alias
 from artagent_flows.extract.spec import ExtractContext, Extraction, FieldLike, Value
 from artagent_flows.extract.tokens import mask
 
@@ -43,7 +43,16 @@ def extract_many(
     others = sorted((f for f in fields if f.name != expected and f.type != "text"), key=_rank)
     found: dict[str, Extraction] = {}
     remaining = utterance
+    for field in others:  # named out of turn: "the driver was Jane" while the caller's name was asked
+        if field.type in SELF_EVIDENT:
+            continue
+        got = extract_after_alias(field, remaining, context=context)
+        if got is not None:
+            found[field.name] = got
+            remaining = mask(remaining, [got.span])
     for field in (*asked, *others):
+        if field.name in found:
+            continue
         got = extract(field, remaining, context=context, expected=field.name == expected)
         if got is not None:
             found[field.name] = got

@@ -140,7 +140,8 @@ def _instead(rest: str, recent: Sequence[FieldLike], collected: Mapping[str, Val
 def _self_evident(rest: str, recent: Sequence[FieldLike], collected: Mapping[str, Value], ctx: ExtractContext,
                   ruled_out: tuple[int, int] | None) -> Correction | None:  # fmt: skip
     for fld in (f for f in recent if f.type in SELF_EVIDENT):
-        fix = _changed(fld, extract(fld, rest, context=ctx, expected=False), collected)
+        # After a cue, "it was in Bellevue" may correct an address's city alone.
+        fix = _changed(fld, extract(fld, rest, context=ctx, expected=fld.type == "address"), collected)
         if fix is not None:
             return fix
     return None

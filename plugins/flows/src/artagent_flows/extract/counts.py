@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from artagent_flows.extract.numbers import number_runs
+from artagent_flows.extract.numbers import NUMBER_WORDS, number_runs
 from artagent_flows.extract.tokens import Token, content, find_phrase, phrase_list, strip_leading, texts
 from artagent_flows.extract.yesno import is_unsure
 
@@ -34,7 +34,9 @@ _PEOPLE = frozenset(
     passenger person guy lady man woman grandma grandpa grandmother grandfather""".split()
 )
 _PEOPLE_PLURAL = frozenset("kids children friends passengers people sons daughters babies".split())
-_OTHER_VEHICLE = frozenset({"car", "cars", "vehicle", "vehicles", "truck", "trucks", "driver", "drivers"})
+_OTHER_THINGS = frozenset(
+    "car cars vehicle vehicles truck trucks driver drivers one person people passenger passengers guy".split()
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +54,16 @@ def read_count(
     if not words or is_unsure(words):
         return None
     noun_set = frozenset(nouns)
+    found = _with_noun(words, noun_set, counts_caller)
+    if found is not None or not bare:
+        return found  # out of turn, only "two cars", "no passengers"
+    leading = _bare(words[:1]) if words[0].is_num or words[0].text in NUMBER_WORDS else None
     return (
-        _with_noun(words, noun_set, counts_caller)
+        _others(words, counts_caller)
+        or (_bare(words) if leading else None)  # "Two. Me and one other."
         or _people(words, counts_caller)
-        or _other_vehicles(words)
-        or (_phrases(words, counts_caller) if bare else None)
-        or (_bare(words) if bare else None)
+        or _phrases(words, counts_caller)
+        or _bare(words)
     )
 
 
@@ -109,16 +115,19 @@ def _people(words: Sequence[Token], counts_caller: bool) -> CountRead | None:
     return CountRead(total, (words[first].start, words[last].end), 0.85)
 
 
-def _other_vehicles(words: Sequence[Token]) -> CountRead | None:
-    """ "me and one other car" (2), "another car" (2), "two other cars" (3)."""
+def _others(words: Sequence[Token], counts_caller: bool) -> CountRead | None:
+    """ "me and one other car" (2), "another car" (2), "two other cars" (3), "one other"."""
     text = texts(words)
     runs = {r.last: r for r in number_runs(words) if r.value is not None}
-    for i, w in enumerate(text[:-1]):
-        if w not in ("other", "another") or text[i + 1] not in _OTHER_VEHICLE:
+    for i, w in enumerate(text):
+        if w not in ("other", "another"):
+            continue
+        if i + 1 < len(text) and text[i + 1] not in _OTHER_THINGS:
             continue
         others = (runs[i - 1].value or 1) if i - 1 in runs else 1
         start = runs[i - 1].span[0] if i - 1 in runs else words[i].start
-        return CountRead(others + 1, (start, words[i + 1].end), 0.85)
+        end = words[i + 1].end if i + 1 < len(text) else words[i].end
+        return CountRead(others + (1 if counts_caller else 0), (start, end), 0.85)
     return None
 
 

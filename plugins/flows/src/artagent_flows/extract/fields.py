@@ -216,14 +216,22 @@ def extract(
             f"field {field.name!r}: unknown type {field.type!r} (known: {', '.join(sorted(READERS))})"
         )
     tokens = tokenize(utterance)
-    cued = _after_alias(field, tokens) if field.type not in _OWN_ALIASES else None
-    if cued is not None:
-        found = reader(field, Turn(cued, utterance, context, True))
-        if found is not None:
-            return found
-    if not expected and field.type not in SELF_EVIDENT:
+    whole = expected or field.type in SELF_EVIDENT or (field.type in _OWN_ALIASES and bool(field.aliases))
+    if whole and field.type in SELF_EVIDENT:
+        found = reader(field, Turn(tokens, utterance, context, expected))
+        return found or extract_after_alias(field, utterance, context=context)
+    found = extract_after_alias(field, utterance, context=context)
+    if found is None and whole:
+        found = reader(field, Turn(tokens, utterance, context, expected))
+    return found
+
+
+def extract_after_alias(field: FieldLike, utterance: str, *, context: ExtractContext) -> Extraction | None:
+    """The field's value right after one of its aliases ("the driver was Jane"), if there is one."""
+    if field.type in _OWN_ALIASES:
         return None
-    return reader(field, Turn(tokens, utterance, context, expected))
+    cued = _after_alias(field, tokenize(utterance))
+    return READERS[field.type](field, Turn(cued, utterance, context, True)) if cued else None
 
 
 def _after_alias(field: FieldLike, tokens: Sequence[Token]) -> tuple[Token, ...] | None:

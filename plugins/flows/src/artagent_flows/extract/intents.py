@@ -28,6 +28,13 @@ _STOP = frozenset(
     please just so um uh hi hello hey yeah yes okay ok well you your yours we our us what's what
     how about have has had get got some any with and or but if then now really actually gonna""".split()
 )
+# Words callers use for the same thing, read as one ("somebody hit my car" = "someone hit my car").
+_SYNONYMS = {
+    "somebody": "someone", "anybody": "anyone", "everybody": "everyone", "vehicle": "car",
+    "auto": "car", "automobile": "car", "crash": "accident", "wreck": "accident",
+    "collision": "accident", "speak": "talk", "human": "person", "rep": "representative",
+    "cracked": "crack", "covered": "cover", "covers": "cover", "coverage": "cover",
+}  # fmt: skip
 EMERGENCY = "emergency"
 _STRONG = phrase_list(
     "bleeding | blood | unconscious | not breathing | isn't breathing | can't breathe | cannot breathe | "
@@ -49,7 +56,7 @@ _NEGATORS = frozenset(
 @lru_cache(maxsize=4096)
 def _prepared(text: str) -> tuple[str, tuple[str, ...]]:
     """An utterance or example as compared: its words joined, and its content words."""
-    words = texts(content(tokenize(text)))
+    words = [_SYNONYMS.get(w, w) for w in texts(content(tokenize(text)))]
     return " ".join(words), tuple(w for w in words if w not in _STOP)
 
 

@@ -20,7 +20,8 @@ from artagent_flows.extract.tokens import FILLERS, Token, find_phrase, phrase_li
 _LEAD_INS = tuple(
     sorted(
         phrase_list(
-            "my name is | my name's | name is | the name is | name's | my full name is | full name is | "
+            "my first name is | first name is | my name is | my name's | name is | the name is | "
+            "name's | my full name is | full name is | "
             "this is | it's | it is | i'm | i am | call me | you can call me | the driver was | "
             "the driver is | driver was | driver's name is | his name is | her name is | their name is | "
             "that's | that is | that would be | it was | was driving | is driving | speaking with | "
@@ -83,9 +84,33 @@ def read_name(tokens: Sequence[Token]) -> NameRead | None:
     parts, span = _name_words(words, plain[start].start if start < len(plain) else None)
     if not parts:
         return None
+    parts = _restated(parts) + _last_name(plain, span)
     spelled = any(len(p) > 1 and p.isupper() for p in parts)
     confidence = 0.95 if spelled and len(parts) > 1 else {1: 0.6, 2: 0.9, 3: 0.9}.get(len(parts), 0.7)
     return NameRead(" ".join(_title(p) for p in parts), span, confidence)
+
+
+_LAST_NAME = (("last", "name", "is"), ("last", "name's"), ("surname", "is"), ("last", "name"))
+
+
+def _last_name(plain: Sequence[Token], span: tuple[int, int]) -> list[str]:
+    """ "my first name is Anna and my last name is Kowalski": the surname said apart."""
+    text = texts(plain)
+    for phrase in _LAST_NAME:
+        i = find_phrase(text, phrase)
+        if i >= 0 and i + len(phrase) < len(plain) and plain[i].start > span[1]:
+            parts, _ = _name_words(plain, plain[i + len(phrase)].start)
+            return parts
+    return []
+
+
+def _restated(parts: list[str]) -> list[str]:
+    """ "Patel, Priya Patel": a caller who starts over; the last full statement counts."""
+    lowered = [p.lower() for p in parts]
+    for i, word in enumerate(lowered):
+        if word in lowered[i + 1 :]:
+            return parts[i + 1 :]
+    return parts
 
 
 def _self_reference(plain: Sequence[Token]) -> NameRead | None:

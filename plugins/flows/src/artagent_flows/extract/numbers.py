@@ -32,7 +32,7 @@ SCALES = ("hundred", "thousand")
 NUMBER_WORDS: frozenset[str] = frozenset(UNITS + TEENS + TENS + ORDINALS + SCALES)
 _REPEATS = {"double": 2, "triple": 3}
 _ZERO_WORDS = frozenset({"oh", "o"})
-_JOINERS = frozenset({"-", ",", ".", ":"})
+_JOINERS = frozenset({"-", ",", ".", ":", ")"})  # ")" as in "(206) 555-0199"
 _GROUP = re.compile(r"(\d+)(st|nd|rd|th)?")
 _ORDINAL_SUFFIX = frozenset({"st", "nd", "rd", "th"})
 
@@ -76,9 +76,9 @@ def _is_number_word(tokens: Sequence[Token], i: int, in_run: bool) -> bool:
         return True
     nxt = _next_number(tokens, i)
     if tok.text in _REPEATS:
-        return nxt
-    if tok.text in _ZERO_WORDS:
-        return in_run
+        return nxt or (i + 1 < len(tokens) and tokens[i + 1].text in _ZERO_WORDS)
+    if tok.text in _ZERO_WORDS:  # "nineteen oh five"; "oh two one three eight" (a ZIP)
+        return in_run or (_next_number(tokens, i) and _next_number(tokens, i + 1))
     if tok.text == "a":
         return i + 1 < len(tokens) and tokens[i + 1].text in SCALES
     if tok.text == "and":
@@ -163,7 +163,8 @@ def _word_into(tokens: Sequence[Token], k: int, words: list[str]) -> int:
     """Append the number word at ``k`` (expanding "double five", "oh", "a hundred")."""
     text = tokens[k].text
     if text in _REPEATS:
-        words.extend([tokens[k + 1].text] * _REPEATS[text])
+        word = "zero" if tokens[k + 1].text in _ZERO_WORDS else tokens[k + 1].text
+        words.extend([word] * _REPEATS[text])
         return k + 1
     if text in _ZERO_WORDS:
         words.append("zero")

@@ -24,7 +24,8 @@ _UNSURE = (
 _YES_ANYWHERE = (
     "that's correct | that is correct | that's right | that is right | yes it is | yes it was | "
     "of course | absolutely | definitely | affirmative | you got it | sounds good | i think so | "
-    "i believe so | that's it | that's true | yes please | go ahead"
+    "i believe so | that's it | that's true | yes please | go ahead | all correct | all good | "
+    "everything is correct | everything's correct | looks good | that's all correct | all right"
 )
 _YES_START = (
     "yes | yeah | yep | yup | ya | yah | yea | yes sir | yes ma'am | sure | correct | right | "
@@ -40,14 +41,16 @@ _NO_ANYWHERE = (
     "that's incorrect | that's wrong | that is wrong | that's not correct | "
     "that is not correct | that's not right | that is not right | not right | not correct | "
     "not quite | no way | no it isn't | no it wasn't | not that i know of | absolutely not | "
-    "definitely not | of course not | nobody | no one | none"
+    "definitely not | of course not | nobody | no one | none | there were no | there was no | "
+    "there's no | there wasn't any | there weren't any | we had no | i had no"
 )
 _NO_START = (
-    "no | nope | nah | naw | no no | negative | incorrect | wrong | uh uh | never | it isn't | "
+    "yeah no | no | nope | nah | naw | no no | negative | incorrect | wrong | uh uh | never | it isn't | "
     "it's not | it is not | it wasn't | it was not | it doesn't | it does not | it didn't | "
     "it did not | i didn't | i did not | i don't | i'm not | there wasn't | there weren't | "
     "there was not | there were not | they weren't | we weren't | not"
 )
+_MM_HMM = frozenset({("mm", "hmm"), ("mhm",), ("mmhmm",), ("mm", "hm"), ("mmm", "hmm"), ("uh", "huh")})
 _TRAILING = frozenset({"please", "thanks", "thank", "you", "sir", "ma'am", "yes", "yeah", "no"})
 
 
@@ -103,7 +106,10 @@ def read_yes_no(
     ``yes``/``no`` add a field's own phrases ("towed" is a no to "is the car drivable?"); they
     are tried first. ``own_only`` ignores the general lexicon (for an answer to another question).
     """
-    words = strip_leading(content(tokens))
+    words = strip_leading(content(tokens)) or content(tokens)  # "okay" alone is an answer
+    spoken = [t for t in tokens if t.kind != "punct"]
+    if spoken and texts(spoken[:2]) in _MM_HMM:  # "mm-hmm" is made of what are fillers elsewhere
+        return YesNo(True, (spoken[0].start, spoken[min(1, len(spoken) - 1)].end), 0.85)
     if not words or is_unsure(words):
         return None
     own = _longest_first(
