@@ -53,6 +53,7 @@ _CUES = tuple(
 )
 _RULE_OUT = (("instead", "of"), ("rather", "than"), ("not",))
 _OPENERS = frozenset({"oh", "um", "uh", "well", "so", "yeah", "and"})
+_QUESTION_WORDS = frozenset("can could what who how why where when which would did do does".split())
 _TRAILING_CUES = frozenset({"actually", "sorry", "instead"})
 _RULE_OUT_ENDS = frozenset({"but", "it's", "it", "i", ",", ".", ";", "-", "?", "!"})
 
@@ -83,6 +84,8 @@ def detect_correction(
     trailing = bool(words) and words[-1].text in _TRAILING_CUES
     if end < 0 and ruled_out is None and not trailing:
         return None
+    if 0 <= end < len(words) and words[end].text in _QUESTION_WORDS:
+        return None  # "sorry, can you repeat that?" asks, it does not correct
     start = words[end].start if 0 <= end < len(words) else len(utterance)
     rest = mask(utterance, [(0, start)]) if end >= 0 else utterance
     if trailing:

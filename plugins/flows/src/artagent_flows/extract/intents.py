@@ -31,21 +31,23 @@ _STOP = frozenset(
 # Words callers use for the same thing, read as one ("somebody hit my car" = "someone hit my car").
 _SYNONYMS = {
     "somebody": "someone", "anybody": "anyone", "everybody": "everyone", "vehicle": "car",
-    "auto": "car", "automobile": "car", "crash": "accident", "wreck": "accident",
-    "collision": "accident", "speak": "talk", "human": "person", "rep": "representative",
+    "auto": "car", "automobile": "car", "crash": "accident", "wreck": "accident", "speak": "talk",
+    "human": "person", "rep": "representative",
     "cracked": "crack", "covered": "cover", "covers": "cover", "coverage": "cover",
 }  # fmt: skip
 EMERGENCY = "emergency"
 _STRONG = phrase_list(
-    "bleeding | blood | unconscious | not breathing | isn't breathing | can't breathe | cannot breathe | "
-    "passed out | not responding | unresponsive | not moving | on fire | trapped | stuck in the car | "
-    "can't get out | heart attack | dying | emergency | call an ambulance | need an ambulance | "
-    "send an ambulance | get an ambulance | 911 | nine one one | seriously hurt | badly hurt | hurt bad | "
-    "hurt badly | seriously injured | badly injured | really hurt | critically | broken bone | can't move"
+    "bleeding | blood | unconscious | not breathing | isn't breathing | can't breathe | "
+    "cannot breathe | passed out | smoke coming | not responding | unresponsive | not moving | "
+    "on fire | trapped | stuck in the car | can't get out | heart attack | dying | emergency | "
+    "call an ambulance | need an ambulance | send an ambulance | get an ambulance | 911 | "
+    "nine one one | seriously hurt | badly hurt | hurt bad | hurt badly | seriously injured | "
+    "badly injured | really hurt | critically | broken bone | can't move"
 )
 _PRESENT_HURT = phrase_list(
     "is hurt | are hurt | is injured | are injured | is bleeding | someone's hurt | somebody's hurt | "
-    "he's hurt | she's hurt | they're hurt | i'm hurt | hurt right now | needs help | need help now"
+    "he's hurt | she's hurt | they're hurt | i'm hurt | hurt right now | needs help | need help now | "
+    "he's stuck | she's stuck | they're stuck | is stuck | are stuck"
 )
 _NEGATORS = frozenset(
     {"no", "not", "nobody", "none", "nothing", "wasn't", "isn't", "didn't", "don't", "never", "without",
@@ -72,7 +74,7 @@ def similarity(utterance: str, example: str) -> float:
     precision = sum(1 for u in u_words if any(_close(e, u) for e in e_words)) / len(u_words)
     if recall == 0:
         return min(whole, 0.5)
-    fscore = 5 * precision * recall / (4 * precision + recall)  # F2: the example's words matter most
+    fscore = 10 * precision * recall / (9 * precision + recall)  # F3: the example's words matter most
     return max(whole, 0.85 * fscore + 0.15 * recall)
 
 
