@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata as md
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -57,8 +57,8 @@ def test_relative_dates_follow_the_clock_and_its_timezone() -> None:
     there = extract(field, "yesterday at 3 pm", context=tokyo)
     assert seattle is not None and seattle.value == datetime(2026, 3, 11, 15, 0, tzinfo=NOW.tzinfo)
     assert there is not None and there.value == datetime(2026, 3, 12, 15, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
-    utc = extract(field, "an hour ago", context=ExtractContext(now=NOW.astimezone(timezone.utc)))
-    assert utc is not None and utc.value == datetime(2026, 3, 12, 16, 30, tzinfo=timezone.utc)
+    utc = extract(field, "an hour ago", context=ExtractContext(now=NOW.astimezone(UTC)))
+    assert utc is not None and utc.value == datetime(2026, 3, 12, 16, 30, tzinfo=UTC)
 
 
 def test_a_bare_answer_counts_only_for_the_field_that_was_asked() -> None:
@@ -99,7 +99,8 @@ def test_a_read_back_is_confirmed_denied_or_corrected() -> None:
     assert read_confirmation("hmm what", fields, collected, context=CTX).kind == "unclear"
     fixed = read_confirmation("no the time was four pm", fields, collected, context=CTX)
     assert fixed.kind == "corrected"
-    assert [(c.field, c.value, c.previous) for c in fixed.corrections] == [("loss_time", time(16, 0), time(15, 0))]
+    changes = [(c.field, c.value, c.previous) for c in fixed.corrections]
+    assert changes == [("loss_time", time(16, 0), time(15, 0))]
 
 
 def test_yes_no_tells_where_the_answer_ends() -> None:
@@ -125,4 +126,5 @@ def test_address_parts_merge_when_a_correction_gives_only_some() -> None:
     field = FieldSpec(name="location", type="address")
     collected = {"location": Address(street="Main Street", city="Seattle", state="WA")}
     fixed = read_confirmation("sorry, it was in Bellevue", [field], collected, context=CTX)
-    assert [c.value for c in fixed.corrections] == [Address(street="Main Street", city="Bellevue", state="WA")]
+    merged = Address(street="Main Street", city="Bellevue", state="WA")
+    assert [c.value for c in fixed.corrections] == [merged]
