@@ -49,6 +49,7 @@ _STOP = frozenset(
     vehicle accident claim file hurt hello hi hey okay ok name names what's hmm think guess sure
     repeat again spell spelled spelling call calling called want need help person agent human
     representative someone somebody nobody anyone wait sec second moment hold on actually meant
+    mr mrs ms miss mister dr doctor
     monday tuesday wednesday thursday friday saturday sunday yesterday today tonight morning
     afternoon evening night january february march april july august september october november
     december""".split()
@@ -138,6 +139,8 @@ def _name_words(words: Sequence[Token], start: int | None) -> tuple[list[str], t
     toks = [w for w in words if start is not None and w.start >= start and w.text not in "-.,'"]
     if len(toks) > 1 and toks[0].text in ("my", "our", "his", "her") and toks[1].text in _RELATIONS:
         toks = toks[2:]  # "the driver was my wife Jane"
+    while toks and toks[0].text in _HONORIFICS:
+        toks = toks[1:]  # "Mr. John Smith"
     hyphened = _hyphen_joined(words)
     parts: list[str] = []
     first = last = -1
@@ -175,6 +178,9 @@ def _is_letter(toks: Sequence[Token], i: int, letters: Sequence[Token]) -> bool:
         return False
     nxt = toks[i + 1] if i + 1 < len(toks) else None
     return bool(letters) or (nxt is not None and nxt.kind == "word" and len(nxt.text) == 1)
+
+
+_HONORIFICS = frozenset({"mr", "mrs", "ms", "miss", "mister", "dr", "doctor"})
 
 
 def _is_name_word(tok: Token, parts: Sequence[str]) -> bool:

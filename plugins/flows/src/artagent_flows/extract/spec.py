@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time
-from typing import Literal, Protocol, TypeAlias
+from typing import Literal, Protocol, TypeAlias, get_args
 
 import msgspec
 
@@ -31,7 +31,7 @@ FieldType: TypeAlias = Literal[
     "state",
     "vehicle",
 ]
-FIELD_TYPES: frozenset[str] = frozenset(FieldType.__args__)  # type: ignore[attr-defined]
+FIELD_TYPES: frozenset[str] = frozenset(get_args(FieldType))
 
 
 class Address(msgspec.Struct, frozen=True, kw_only=True):
