@@ -39,17 +39,10 @@ def extract_many(
     ``expected`` names the field just asked. With ``collected`` (the values so far, oldest
     first), "no, it was Tuesday" to a yes/no question is a correction of the date, not a no.
     """
+    found: dict[str, Extraction] = {}
+    remaining = _named_out_of_turn(fields, utterance, expected, context, found)
     asked = [f for f in fields if f.name == expected and f.type != "text"]
     others = sorted((f for f in fields if f.name != expected and f.type != "text"), key=_rank)
-    found: dict[str, Extraction] = {}
-    remaining = utterance
-    for field in others:  # named out of turn: "the driver was Jane" while the caller's name was asked
-        if field.type in SELF_EVIDENT:
-            continue
-        got = extract_after_alias(field, remaining, context=context)
-        if got is not None:
-            found[field.name] = got
-            remaining = mask(remaining, [got.span])
     for field in (*asked, *others):
         if field.name in found:
             continue
@@ -57,14 +50,33 @@ def extract_many(
         if got is not None:
             found[field.name] = got
             remaining = mask(remaining, [got.span])
-    for field in fields:
-        if field.type == "text" and field.name == expected:
-            got = extract(field, utterance, context=context, expected=True)
-            if got is not None:
-                found[field.name] = got
+    text = next((f for f in fields if f.type == "text" and f.name == expected), None)
+    got = extract(text, utterance, context=context, expected=True) if text else None
+    if got is not None:
+        found[got.field] = got
     if collected and expected is not None:
         _no_is_a_correction(found, fields, utterance, expected, collected, context)
     return found
+
+
+def _named_out_of_turn(
+    fields: Sequence[FieldLike],
+    utterance: str,
+    expected: str | None,
+    context: ExtractContext,
+    found: dict[str, Extraction],
+) -> str:
+    """Fields the caller names ("the driver was Jane" while their own name was asked) go first;
+    returns the utterance without the words they took."""
+    remaining = utterance
+    for field in fields:
+        if field.name == expected or field.type in SELF_EVIDENT or field.type == "text":
+            continue
+        got = extract_after_alias(field, remaining, context=context)
+        if got is not None:
+            found[field.name] = got
+            remaining = mask(remaining, [got.span])
+    return remaining
 
 
 def _no_is_a_correction(
