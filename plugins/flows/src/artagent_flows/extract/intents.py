@@ -1,0 +1,135 @@
+"""Intents from example phrases ("I want to file a claim" -> ``claims``), and emergencies.
+
+An utterance is compared with every example of every intent; the intent of the closest example
+wins if it clears the threshold and no other intent is as close. Closeness is mostly about the
+example's content words (not "I", "to", "a"), each found in the utterance exactly or nearly
+(rapidfuzz, for speech recognition's misspellings), with the whole-string similarity as a
+fallback for short phrases.
+
+Emergencies are not left to examples: :func:`detect_emergency` knows the words ("bleeding",
+"not breathing", "on fire", "someone is hurt") and their negations ("nobody is hurt").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+
+from rapidfuzz import fuzz
+
+from artagent_flows.extract.spec import IntentMatch
+from artagent_flows.extract.tokens import content, phrase_list, texts, tokenize
+
+DEFAULT_THRESHOLD = 0.72
+WORD_MATCH = 82.0
+_STOP = frozenset(
+    """i i'm im me my mine a an the to of for in on at is are was were be been am it it's its this
+    that that's there there's do does did can could would should will shall want wanna need like
+    please just so um uh hi hello hey yeah yes okay ok well you your yours we our us what's what
+    how about have has had get got some any with and or but if then now really actually gonna""".split()
+)
+# Words callers use for the same thing, read as one ("somebody hit my car" = "someone hit my car").
+_SYNONYMS = {
+    "somebody": "someone", "anybody": "anyone", "everybody": "everyone", "vehicle": "car",
+    "auto": "car", "automobile": "car", "crash": "accident", "wreck": "accident", "speak": "talk",
+    "human": "person", "rep": "representative",
+    "cracked": "crack", "covered": "cover", "covers": "cover", "coverage": "cover",
+}  # fmt: skip
+EMERGENCY = "emergency"
+_STRONG = phrase_list(
+    "bleeding | blood | unconscious | not breathing | isn't breathing | can't breathe | "
+    "cannot breathe | passed out | smoke coming | not responding | unresponsive | not moving | "
+    "on fire | trapped | stuck in the car | can't get out | heart attack | dying | emergency | "
+    "call an ambulance | need an ambulance | send an ambulance | get an ambulance | 911 | "
+    "nine one one | seriously hurt | badly hurt | hurt bad | hurt badly | seriously injured | "
+    "badly injured | really hurt | critically | broken bone | can't move"
+)
+_PRESENT_HURT = phrase_list(
+    "is hurt | are hurt | is injured | are injured | is bleeding | someone's hurt | somebody's hurt | "
+    "he's hurt | she's hurt | they're hurt | i'm hurt | hurt right now | needs help | need help now | "
+    "he's stuck | she's stuck | they're stuck | is stuck | are stuck"
+)
+_NEGATORS = frozenset(
+    {"no", "not", "nobody", "none", "nothing", "wasn't", "isn't", "didn't", "don't", "never", "without",
+     "weren't", "aren't", "nobody's", "noone"}
+)  # fmt: skip
+
+
+@lru_cache(maxsize=4096)
+def _prepared(text: str) -> tuple[str, tuple[str, ...]]:
+    """An utterance or example as compared: its words joined, and its content words."""
+    words = [_SYNONYMS.get(w, w) for w in texts(content(tokenize(text)))]
+    return " ".join(words), tuple(w for w in words if w not in _STOP)
+
+
+def similarity(utterance: str, example: str) -> float:
+    """How well an utterance says what an example says, in [0, 1]."""
+    u_all, u_words = _prepared(utterance)
+    e_all, e_words = _prepared(example)
+    whole = fuzz.ratio(u_all, e_all) / 100
+    if not e_words or not u_words:
+        return whole
+    found = sum(1 for e in e_words if any(_close(e, u) for u in u_words))
+    recall = found / len(e_words)
+    precision = sum(1 for u in u_words if any(_close(e, u) for e in e_words)) / len(u_words)
+    if recall == 0:
+        return min(whole, 0.5)
+    fscore = 10 * precision * recall / (9 * precision + recall)  # F3: the example's words matter most
+    return max(whole, 0.85 * fscore + 0.15 * recall)
+
+
+def _close(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    if min(len(a), len(b)) < 4:
+        return False
+    return fuzz.ratio(a, b) >= WORD_MATCH or (len(a) >= 5 and (b.startswith(a) or a.startswith(b)))
+
+
+def match_intent(
+    utterance: str, intents: Mapping[str, Sequence[str]], *, threshold: float = DEFAULT_THRESHOLD
+) -> IntentMatch | None:
+    """The intent whose examples the utterance matches best, if it clears ``threshold``.
+
+    Two intents tied at the top means the utterance does not say which: ``None``.
+    """
+    scored: list[IntentMatch] = []
+    for name, examples in intents.items():
+        best = max(((similarity(utterance, ex), ex) for ex in examples), default=(0.0, ""))
+        scored.append(IntentMatch(name=name, score=round(best[0], 3), example=best[1]))
+    scored.sort(key=lambda m: -m.score)
+    if not scored or scored[0].score < threshold:
+        return None
+    if len(scored) > 1 and scored[1].score >= scored[0].score - 0.01:
+        return None
+    return scored[0]
+
+
+def detect_emergency(utterance: str) -> IntentMatch | None:
+    """An injury emergency happening now ("someone is hurt, there's blood"), not denied."""
+    words = texts(content(tokenize(utterance)))
+    for table, score in ((_STRONG, 1.0), (_PRESENT_HURT, 0.9)):
+        for phrase in table:
+            i = _find_close(words, phrase)
+            if i >= 0 and not _negated(words, i):
+                return IntentMatch(name=EMERGENCY, score=score, example=" ".join(phrase))
+    return None
+
+
+def _find_close(words: Sequence[str], phrase: tuple[str, ...]) -> int:
+    """Where ``phrase`` occurs, allowing a misspelt long word ("blooding", "unconcious")."""
+    n = len(phrase)
+    for i in range(len(words) - n + 1):
+        window = words[i : i + n]
+        if all(_near(w, p) for w, p in zip(window, phrase, strict=True)):
+            return i
+    return -1
+
+
+def _near(word: str, target: str) -> bool:
+    return word == target or (len(target) >= 6 and fuzz.ratio(word, target) >= 85)
+
+
+def _negated(words: Sequence[str], i: int) -> bool:
+    """A negator shortly before the phrase ("nobody is hurt", "there's no blood")."""
+    return any(w in _NEGATORS for w in words[max(0, i - 3) : i])
