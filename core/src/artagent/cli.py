@@ -113,7 +113,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from artagent.agents.commands import chat_command
 
     loaded = _load(args.config)
-    _setup_logging("WARNING")
+    _setup_logging("ERROR")  # the worker's start-up warnings (no speech installed) do not apply
     return chat_command(loaded, args)
 # -- calls ---------------------------------------------------------------------------------
 def cmd_calls(args: argparse.Namespace) -> int:

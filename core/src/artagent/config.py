@@ -166,6 +166,9 @@ class AgentsConfig(_Section):
     admin_token_env: str = ""
     """Environment variable holding the token that ``PUT /api/v1/agents/{name}`` requires;
     empty: agents cannot be changed at run time."""
+    timezone: str = ""
+    """IANA time zone of the calls' wall clock ("yesterday at 3 pm", today's date in prompts);
+    empty: this machine's local time zone."""
 class HistoryConfig(_Section):
     store: str = "sqlite"
     """The call history store, by the name it was registered under ("sqlite" is built in, plugins

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from typing import Any
 
 from artagent.commands import Command
 from artagent.config import LoadedConfig
@@ -18,7 +19,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     claims.add_argument("--json", action="store_true", help="one JSON document per claim")
 
 
-async def _claims(loaded: LoadedConfig) -> list[dict[str, object]]:
+async def _claims(loaded: LoadedConfig) -> list[dict[str, Any]]:
     from artagent.agents.records import RedisRecordStore
     from artagent.bus.redis import connected
 
