@@ -249,7 +249,7 @@ class FlowTurn:
             return False
         fields = [understood(f) for f in self.form.open_fields() if f.name in collected]
         fix = ex.detect_correction(text, fields, collected, context=self._understanding())
-        fix = fix or (self._moved_datetime(text) if ex.detect_yes_no(text) is not None else None)
+        fix = fix or self._moved_datetime(text)  # the question asked got no answer: a day said is a change
         if fix is None:
             return False
         self._store({fix.field: fix.extraction})
