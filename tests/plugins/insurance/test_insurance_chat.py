@@ -223,7 +223,8 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = Path(tmp_path_factory.mktemp("ins"))
     path = folder / "runtime.toml"
     path.write_text(
-        f'[runtime]\ndata_dir = "{folder}/state"\n[agents]\nrouters = ["flows"]\ntimezone = "America/Chicago"\n'
+        f'[runtime]\ndata_dir = "{folder}/state"\n'
+        '[agents]\nrouters = ["flows"]\ntimezone = "America/Chicago"\n'
     )
     return path
 
