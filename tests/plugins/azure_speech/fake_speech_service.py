@@ -51,6 +51,8 @@ class Connection:
     contexts: list[dict[str, Any]] = field(default_factory=list)
     ssml: list[str] = field(default_factory=list)
     audio_bytes: int = 0
+    closed: bool = False
+    """The connection has ended (the client hung up, or the fake dropped it)."""
 
     @property
     def kind(self) -> str:
@@ -118,7 +120,9 @@ class FakeSpeechService:
         self.refuse_with: HTTPStatus | None = None
         """Refuse every handshake with this status (e.g. 429), whatever the credentials."""
         self.drop_after_ms: int | None = None
-        """Close recognition connections abruptly once this much audio has arrived."""
+        """Close a recognition connection abruptly once this much audio has arrived on it."""
+        self.then_refuse_with: HTTPStatus | None = None
+        """After that drop, refuse new handshakes with this status (None: accept them again)."""
         self._said = 0
         self._logs: dict[int, Connection] = {}
         self._server: Server | None = None
@@ -165,7 +169,8 @@ class FakeSpeechService:
             else:
                 await self._recognition(ws, log)
         except ConnectionClosed:  # the client went away mid-message: that is its right
-            return
+            pass
+        log.closed = True
 
     # -- recognition ---------------------------------------------------------------------
     async def _recognition(self, ws: ServerConnection, log: Connection) -> None:
@@ -195,6 +200,7 @@ class FakeSpeechService:
                 audio = audio[audio.index(b"data") + 8 :]
             log.audio_bytes += len(audio)
             if self.drop_after_ms is not None and log.audio_bytes >= self.drop_after_ms * 32:
+                self.drop_after_ms, self.refuse_with = None, self.then_refuse_with
                 await ws.close(1011, "internal error")
                 return
             for voiced in turn.frames(audio):

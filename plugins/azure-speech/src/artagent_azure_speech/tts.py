@@ -49,10 +49,9 @@ SynthesizerFactory = Callable[[str | None], Synthesizer]
 """(authorization token) -> a synthesizer; run in the executor."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Job:
     bridge: LoopBridge[SynthesisItem]
-    result_id: str | None = None
 
 
 class SdkSynthesizer:
@@ -61,7 +60,6 @@ class SdkSynthesizer:
     def __init__(self, speech_config: speechsdk.SpeechConfig) -> None:
         self._synth = speechsdk.SpeechSynthesizer(speech_config, audio_config=None)
         self._job: _Job | None = None
-        self._synth.synthesis_started.connect(self._guard(self._on_started))
         self._synth.synthesizing.connect(self._guard(self._on_audio))
         self._synth.synthesis_completed.connect(self._guard(self._on_completed))
         self._synth.synthesis_canceled.connect(self._guard(self._on_canceled))
@@ -89,16 +87,10 @@ class SdkSynthesizer:
         return run
 
     def _current(self, evt: Any) -> _Job | None:
-        """The job this event belongs to; events of a job already stopped are dropped."""
-        job = self._job
-        if job is None or job.result_id != evt.result.result_id:
-            return None
-        return job
-
-    def _on_started(self, evt: Any) -> None:
-        job = self._job
-        if job is not None and job.result_id is None:
-            job.result_id = evt.result.result_id
+        """The job being spoken; ``None`` once it was stopped, so a stopped synthesis's
+        stragglers are dropped. (Result ids cannot tell jobs apart: the SDK reports a
+        synthesis that could not connect under an id other than the one it started with.)"""
+        return self._job
 
     def _on_audio(self, evt: Any) -> None:
         job = self._current(evt)
