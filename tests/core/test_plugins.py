@@ -207,7 +207,8 @@ def test_table_for_a_plugin_not_installed_is_an_error(make_config: MakeConfig) -
     found = {issue.path: issue.message for issue in info.value.issues}
     message = found["plugins.no_such_plugin"]
     assert message.startswith("no plugin of this name is installed (installed: ")
-    assert "analytics" in message and "install its distribution (artagent-no-such-plugin by convention)" in message
+    assert "analytics" in message
+    assert "install its distribution (artagent-no-such-plugin by convention)" in message
     assert found["plugins.analytics.nonsense"] == "unknown key"
 
 
