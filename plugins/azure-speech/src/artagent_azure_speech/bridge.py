@@ -9,12 +9,21 @@ waits on the loop and the loop never waits on an SDK thread.
 from __future__ import annotations
 
 import asyncio
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
-__all__ = ["LoopBridge"]
+__all__ = ["LoopBridge", "Sink"]
 
 T = TypeVar("T")
+T_contra = TypeVar("T_contra", contravariant=True)
 _END = object()
+
+
+class Sink(Protocol[T_contra]):
+    """The SDK side's view of a bridge: put values, then close."""
+
+    def put(self, item: T_contra) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class LoopBridge(Generic[T]):

@@ -17,7 +17,7 @@ import azure.cognitiveservices.speech as speechsdk
 import msgspec
 from artagent.providers import Transcript
 
-from artagent_azure_speech.bridge import LoopBridge
+from artagent_azure_speech.bridge import Sink
 
 __all__ = ["Failed", "Heard", "Recognition", "RecognitionItem", "SdkRecognition"]
 
@@ -110,7 +110,7 @@ class SdkRecognition:
         *,
         sample_rate: int,
         phrases: list[str],
-        bridge: LoopBridge[RecognitionItem],
+        bridge: Sink[RecognitionItem],
         language: str | None,
     ) -> None:
         fmt = speechsdk.audio.AudioStreamFormat(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from artagent.providers import Transcript
 
-from artagent_azure_speech.bridge import LoopBridge
+from artagent_azure_speech.bridge import LoopBridge, Sink
 from artagent_azure_speech.config import AzureSpeechConfig
 from artagent_azure_speech.credentials import Credentials
 from artagent_azure_speech.errors import AzureSpeechError
@@ -38,7 +38,7 @@ class _EndOfSpeech:
     at: float
 
 
-RecognitionFactory = Callable[[int, str | None, list[str], LoopBridge[RecognitionItem]], Recognition]
+RecognitionFactory = Callable[[int, str | None, list[str], Sink[RecognitionItem]], Recognition]
 """(sample rate, token, languages, bridge) -> a recogniser; run in the executor."""
 
 
@@ -152,14 +152,8 @@ class AzureSTT:
         token = await self._credentials.token()
         loop = asyncio.get_running_loop()
         bridge: LoopBridge[RecognitionItem | _EndOfSpeech] = LoopBridge(loop)
-        recognition = await loop.run_in_executor(
-            self._executor,
-            self._factory,
-            sample_rate,
-            token,
-            languages,
-            bridge,  # type: ignore[arg-type]
-        )
+        make = self._factory
+        recognition = await loop.run_in_executor(self._executor, make, sample_rate, token, languages, bridge)
         try:
             await loop.run_in_executor(self._executor, recognition.start)
         except Exception:
@@ -176,7 +170,7 @@ class AzureSTT:
         )
 
     def _sdk_recognition(
-        self, sample_rate: int, token: str | None, languages: list[str], bridge: LoopBridge[RecognitionItem]
+        self, sample_rate: int, token: str | None, languages: list[str], bridge: Sink[RecognitionItem]
     ) -> SdkRecognition:
         speech_config, auto_detect = recognition_config(
             self.config, languages, key=self._credentials.key, token=token

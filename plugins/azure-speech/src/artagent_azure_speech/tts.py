@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import azure.cognitiveservices.speech as speechsdk
 from artagent.providers import AudioChunk, VoiceSpec
 
-from artagent_azure_speech.bridge import LoopBridge
+from artagent_azure_speech.bridge import LoopBridge, Sink
 from artagent_azure_speech.config import AzureSpeechConfig
 from artagent_azure_speech.credentials import Credentials
 from artagent_azure_speech.errors import AzureSpeechError
@@ -36,7 +36,7 @@ SynthesisItem = bytes | Failed
 class Synthesizer(Protocol):
     """One synthesizer; :meth:`begin` and :meth:`stop` run in the executor."""
 
-    def begin(self, ssml: str, bridge: LoopBridge[SynthesisItem]) -> None:
+    def begin(self, ssml: str, bridge: Sink[SynthesisItem]) -> None:
         """Start speaking ``ssml``: audio into ``bridge``, closed when done (or after a Failed)."""
         ...
 
@@ -51,7 +51,7 @@ SynthesizerFactory = Callable[[str | None], Synthesizer]
 
 @dataclass(frozen=True)
 class _Job:
-    bridge: LoopBridge[SynthesisItem]
+    bridge: Sink[SynthesisItem]
 
 
 class SdkSynthesizer:
@@ -64,7 +64,7 @@ class SdkSynthesizer:
         self._synth.synthesis_completed.connect(self._guard(self._on_completed))
         self._synth.synthesis_canceled.connect(self._guard(self._on_canceled))
 
-    def begin(self, ssml: str, bridge: LoopBridge[SynthesisItem]) -> None:
+    def begin(self, ssml: str, bridge: Sink[SynthesisItem]) -> None:
         self._job = _Job(bridge)
         self._synth.start_speaking_ssml_async(ssml)  # the events report progress; no need to wait
 
