@@ -25,6 +25,7 @@ import html
 import json
 import re
 import struct
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -124,6 +125,8 @@ class FakeSpeechService:
         self.then_refuse_with: HTTPStatus | None = None
         """After that drop, refuse new handshakes with this status (None: accept them again)."""
         self._said = 0
+        self.finals_sent: list[float] = []
+        """time.monotonic() when each final phrase was sent (for the benchmark's delays)."""
         self._logs: dict[int, Connection] = {}
         self._server: Server | None = None
 
@@ -227,6 +230,7 @@ class FakeSpeechService:
                 await ws.send(_text("speech.hypothesis", request_id, self._hypothesis(turn, log)))
         elif turn.start_ms is not None and turn.position_ms - turn.last_voice_ms >= turn.silence_ms:
             await ws.send(_text("speech.phrase", request_id, self._phrase(turn, log)))
+            self.finals_sent.append(time.monotonic())
 
     def _next_phrase(self) -> tuple[str, str | None]:
         entry = self.phrases[self._said] if self._said < len(self.phrases) else ""
