@@ -234,6 +234,43 @@ async def test_an_end_of_speech_azure_ignores_gets_an_empty_final(executor: Thre
     await stream.close()  # type: ignore[attr-defined]
 
 
+class ShortLivedTokens:
+    """A token source whose tokens are due for renewal every 50 ms."""
+
+    def __init__(self) -> None:
+        self.issued = 0
+
+    async def token(self) -> str:
+        self.issued += 1
+        return f"aad#/r#t{self.issued}"
+
+    def refresh_in(self) -> float:
+        return 0.05
+
+
+async def test_a_running_recogniser_is_given_each_renewed_token(executor: ThreadPoolExecutor) -> None:
+    made: list[ThreadRecognition] = []
+
+    def factory(rate: int, token: str | None, languages: list[str], bridge: LoopBridge[RecognitionItem]):
+        made.append(ThreadRecognition(bridge, lambda rec: None))
+        made[-1].token = token
+        return made[-1]
+
+    tokens = ShortLivedTokens()
+    cfg = AzureSpeechConfig(host="ws://127.0.0.1:9")
+    stream = await AzureSTT(cfg, Credentials(tokens=tokens), executor, recognition=factory).open(
+        sample_rate=16000
+    )
+    assert made[0].token == "aad#/r#t1"  # the recogniser was built with a token
+    await asyncio.sleep(0.3)
+    renewed = made[0].token
+    assert renewed is not None and int(renewed.removeprefix("aad#/r#t")) >= 3
+    await stream.close()  # type: ignore[attr-defined]
+    issued = tokens.issued
+    await asyncio.sleep(0.15)
+    assert tokens.issued == issued  # closing stops the renewals
+
+
 async def _collect(stream: object) -> list[Transcript]:
     return [t async for t in stream.results()]  # type: ignore[attr-defined]
 
