@@ -25,6 +25,7 @@ __all__ = [
     "HistoryConfig",
     "LoadedConfig",
     "LoggingConfig",
+    "MissingSecret",
     "OutboxConfig",
     "RuntimeConfig",
     "ServerConfig",
@@ -207,6 +208,12 @@ class ConfigIssue(msgspec.Struct, frozen=True):
         return f"{self.path}: {self.message}" if self.path else self.message
 
 
+class MissingSecret(ConfigIssue, frozen=True, kw_only=True):
+    """A ``*_env`` key naming an environment variable that is not set."""
+
+    variable: str
+
+
 class ConfigError(Exception):
     """One or more problems in a configuration, each naming its key."""
 
@@ -295,7 +302,8 @@ def resolve_secrets(obj: Any, environ: Mapping[str, str], prefix: str = "") -> d
     for path, variable in _env_keys(obj, prefix):
         value = environ.get(variable)
         if value is None:
-            issues.append(ConfigIssue(path, f"environment variable {variable} is not set"))
+            message = f"environment variable {variable} is not set"
+            issues.append(MissingSecret(path, message, variable=variable))
         else:
             secrets[path] = value
     if issues:
