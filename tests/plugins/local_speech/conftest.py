@@ -4,13 +4,20 @@ sentences spoken by Piper (through the plugin's own TTS) and by espeak-ng."""
 from __future__ import annotations
 
 import asyncio
+import sys
+from pathlib import Path
 
 import pytest
-from _speech_corpus import CLAIMS, EspeakVoice  # the scripts folder is on the path (_speechkit)
-from _speechkit import Kit, collect
 from artagent_local_speech.config import LocalSpeechConfig
 from artagent_local_speech.providers import LocalSpeech
 from prometheus_client import CollectorRegistry
+
+SCRIPTS = Path(__file__).resolve().parents[3] / "scripts"
+if str(SCRIPTS) not in sys.path:
+    sys.path.insert(0, str(SCRIPTS))  # the claims corpus is shared with the benchmark
+
+from _speech_corpus import CLAIMS, EspeakVoice  # noqa: E402
+from _speechkit import Kit, collect  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import importlib.metadata as md
+import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
+import msgspec
 import pytest
 from artagent.config import ConfigError, LoadedConfig, parse_config
 from artagent.plugins import PluginHost
@@ -102,3 +105,17 @@ def test_a_voice_table_entry_and_a_voice_path_are_accepted(make_config: MakeConf
     tts = runtime.sessions.provider("tts")
     assert tts.voices.default == voice.resolve()
     assert tts.voices.known["joe"] == voice.resolve()
+
+
+def test_every_setting_is_documented_with_its_default() -> None:
+    doc = (ROOT / "docs" / "local-speech.md").read_text(encoding="utf-8")
+    defaults = msgspec.to_builtins(LocalSpeechConfig())
+    problems = []
+    for table, keys in defaults.items():
+        for key, default in keys.items():
+            match = re.search(rf"^\| `{table}\.{key}` \| ([^|]+) \|", doc, flags=re.MULTILINE)
+            if match is None:
+                problems.append(f"{table}.{key}: no row")
+            elif match.group(1).strip() != f"`{json.dumps(default)}`":
+                problems.append(f"{table}.{key}: documented {match.group(1).strip()}, code {default!r}")
+    assert not problems, problems
