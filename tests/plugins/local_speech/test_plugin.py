@@ -51,9 +51,9 @@ def test_it_registers_four_providers_and_is_chosen_when_session_names_none(make_
 
 
 def test_webrtc_is_chosen_by_name(make_config: MakeConfig) -> None:
-    runtime = Runtime(make_config('[session]\nvad = "webrtc"\n[plugins.local_speech.vad]\nwebrtc_mode = 3\n'))
+    runtime = Runtime(make_config('[session]\nvad = "webrtc"\n[plugins.local_speech.vad]\nwebrtc_mode = 1\n'))
     vad = runtime.sessions.provider("vad")
-    assert isinstance(vad, WebRTCVAD) and vad.mode == 3
+    assert isinstance(vad, WebRTCVAD) and vad.mode == 1
 
 
 def test_the_repository_runtime_toml_selects_the_local_providers() -> None:

@@ -73,7 +73,7 @@ class TTSConfig(_Table):
 class VADConfig(_Table):
     workers: Workers = 1
     """Threads running Silero for every call's 32 ms windows (the VAD pool)."""
-    webrtc_mode: Annotated[int, msgspec.Meta(ge=0, le=3)] = 2
+    webrtc_mode: Annotated[int, msgspec.Meta(ge=0, le=3)] = 3
     """Aggressiveness of the ``webrtc`` detector: 0 lets most sound through as speech, 3 the least."""
 
 
