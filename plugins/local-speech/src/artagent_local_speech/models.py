@@ -21,6 +21,7 @@ __all__ = [
     "BUNDLED_VOICE",
     "bundled_voice",
     "bundled_whisper",
+    "cached",
     "shared",
     "silero_onnx",
     "voice_files",
@@ -50,6 +51,12 @@ def shared(key: Hashable, load: Callable[[], T]) -> T:
             with _cache_lock:
                 _cache[key] = value
         return _cache[key]  # type: ignore[no-any-return]
+
+
+def cached(key: Hashable) -> Any | None:
+    """What :func:`shared` holds for ``key``, without loading it."""
+    with _cache_lock:
+        return _cache.get(key)
 
 
 def bundled_whisper() -> Path:

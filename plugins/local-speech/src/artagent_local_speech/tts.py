@@ -68,17 +68,27 @@ class PiperTTS:
 
     async def _stream(self, text: str, voice: VoiceSpec | None) -> AsyncIterator[AudioChunk]:
         path = self.voices.path_for(voice)
-        piper = await self.pool.run(self.voices.load, path)
-        pieces = await self.pool.run(self._phoneme_ids, piper, text)
+        piper = self.voices.loaded(path) or await self.pool.run(self.voices.load, path)
         native = int(piper.config.sample_rate)
         rate = self.settings.sample_rate or native
         resampler = Resampler(native, rate)
         scale = length_scale(piper, voice)
-        for index, ids in enumerate(pieces):
-            last = index == len(pieces) - 1
-            pcm = await self.pool.run(_render, piper, ids, scale, resampler, last)
+        # One pool job phonemizes and renders the first piece: a single wait before first audio.
+        pieces, pcm = await self.pool.run(self._first_piece, piper, text, scale, resampler)
+        for index in range(len(pieces)):
+            if index:
+                pcm = await self.pool.run(
+                    _render, piper, pieces[index], scale, resampler, index == len(pieces) - 1
+                )
             if pcm:
                 yield AudioChunk(pcm, rate)
+
+    def _first_piece(
+        self, piper: Any, text: str, scale: float, resampler: Resampler
+    ) -> tuple[list[list[int]], bytes]:
+        pieces = self._phoneme_ids(piper, text)
+        pcm = _render(piper, pieces[0], scale, resampler, len(pieces) == 1) if pieces else b""
+        return pieces, pcm
 
     def _phoneme_ids(self, piper: Any, text: str) -> list[list[int]]:
         ids: list[list[int]] = []

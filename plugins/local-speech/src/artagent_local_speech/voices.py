@@ -17,7 +17,7 @@ from typing import Any
 from artagent.providers import VoiceSpec
 
 from artagent_local_speech.config import TTSConfig
-from artagent_local_speech.models import BUNDLED_VOICE, bundled_voice, shared, voice_files
+from artagent_local_speech.models import BUNDLED_VOICE, bundled_voice, cached, shared, voice_files
 
 __all__ = ["VoiceLibrary", "length_scale"]
 
@@ -61,6 +61,10 @@ class VoiceLibrary:
                 self.default.stem,
             )
         return self.default
+
+    def loaded(self, path: Path) -> Any | None:
+        """The voice of ``path`` if it is loaded already (so no pool job is needed), else None."""
+        return cached(("piper", str(path), self.threads))
 
     def load(self, path: Path) -> Any:
         """The ``piper.PiperVoice`` of ``path``, loaded once per process (blocking)."""
