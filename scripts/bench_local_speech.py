@@ -113,6 +113,8 @@ class Caller:
         self.sent = 0
         self.finals: list[float] = []
         self.ends = 0
+        self.last_end = 0.0
+        """When the segmenter last ended speech (the caller's clock)."""
 
     async def open(self) -> None:
         self.stt = await self.speech.stt.open(sample_rate=RATE)
@@ -134,19 +136,20 @@ class Caller:
         await self.stt.push(frame)
         if change == "speech_stopped":
             self.ends += 1
+            self.last_end = self.due()
             await self.stt.end_of_speech()
 
     async def say(self, clip: bytes, *, max_wait_s: float = 6.0) -> float:
-        """Say ``clip``, then stay quiet until its final transcript; returns the lag in ms."""
+        """Say ``clip``, then stay quiet until its last final transcript (the segmenter may cut
+        a sentence at a pause: every piece's final must be in); returns the lag in ms."""
         end = speech_end_frame(clip)
         spoken_end = 0.0
-        had = len(self.finals)
         for index, frame in enumerate(frames(clip)):
             await self.send(frame)
             if index == end:
                 spoken_end = self.due()
         for _ in range(round(max_wait_s / FRAME_S)):
-            if len(self.finals) > had and self.ends == len(self.finals):
+            if self.last_end >= spoken_end and self.ends == len(self.finals):
                 return (self.finals[-1] - spoken_end) * 1000
             await self.send(SILENCE)
         return float("inf")
