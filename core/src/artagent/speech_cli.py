@@ -144,36 +144,30 @@ class _Run:
     warm_up_s: float
 
 
+def _segmenter(loaded: LoadedConfig) -> SpeechSegmenter:
+    """The engine's speech segmenter with this configuration's ``[session.speech]``."""
+    session = loaded.config.session
+    return SpeechSegmenter(
+        SegmenterSettings(
+            threshold=session.speech.threshold,
+            release=session.speech.release,
+            start_ms=session.barge_in.min_speech_ms,
+            stop_ms=session.speech.stop_ms,
+        )
+    )
+
+
 async def _recognise(loaded: LoadedConfig, pcm: bytes) -> _Run:
     vad_provider, _ = _provider(loaded, "vad")
     stt_provider, _ = _provider(loaded, "stt")
     warm_up_s = await _warm_up(vad_provider) + await _warm_up(stt_provider)
-    speech = loaded.config.session.speech
-    segmenter = SpeechSegmenter(
-        SegmenterSettings(
-            threshold=speech.threshold,
-            release=speech.release,
-            start_ms=loaded.config.session.barge_in.min_speech_ms,
-            stop_ms=speech.stop_ms,
-        )
-    )
     vad = vad_provider.open(sample_rate=SAMPLE_RATE)
     stt = await stt_provider.open(sample_rate=SAMPLE_RATE, language=loaded.config.session.language or None)
-    ended: list[float] = []
     finals: list[tuple[float, Transcript]] = []
     arrived = asyncio.Event()
     started = time.perf_counter()
     reader = asyncio.create_task(_collect(stt, finals, arrived))
-    frames = FrameSplitter().feed(pcm + bytes((-len(pcm)) % FRAME_BYTES))
-    for frame in frames + [bytes(FRAME_BYTES)] * 25:  # 0.5 s of silence: the last words end
-        change = segmenter.update(await vad.speech_probability(frame))
-        await stt.push(frame)
-        if change == "speech_stopped":
-            ended.append(time.perf_counter())
-            await stt.end_of_speech()
-    if segmenter.speaking:
-        ended.append(time.perf_counter())
-        await stt.end_of_speech()
+    ended = await _feed(vad, stt, _segmenter(loaded), pcm)
     while len(finals) < len(ended) and not reader.done():
         waiter = asyncio.ensure_future(arrived.wait())
         await asyncio.wait({reader, waiter}, return_when=asyncio.FIRST_COMPLETED)
@@ -187,6 +181,22 @@ async def _recognise(loaded: LoadedConfig, pcm: bytes) -> _Run:
         for end, (at, t) in zip(ended, finals, strict=False)
     ]
     return _Run(utterances, elapsed, warm_up_s)
+
+
+async def _feed(vad: Any, stt: Any, segmenter: SpeechSegmenter, pcm: bytes) -> list[float]:
+    """Push the audio as 20 ms frames, as a call does; returns when each end_of_speech was."""
+    ended: list[float] = []
+    frames = FrameSplitter().feed(pcm + bytes((-len(pcm)) % FRAME_BYTES))
+    for frame in frames + [bytes(FRAME_BYTES)] * 25:  # 0.5 s of silence: the last words end
+        change = segmenter.update(await vad.speech_probability(frame))
+        await stt.push(frame)
+        if change == "speech_stopped":
+            ended.append(time.perf_counter())
+            await stt.end_of_speech()
+    if segmenter.speaking:
+        ended.append(time.perf_counter())
+        await stt.end_of_speech()
+    return ended
 
 
 async def _collect(stt: Any, finals: list[tuple[float, Transcript]], arrived: asyncio.Event) -> None:

@@ -113,19 +113,12 @@ class WhisperEngine:
     # -- the fitted window ---------------------------------------------------------------------
     def _fitted(self, audio: np.ndarray, language: str | None, speech_end_s: float) -> Recognition | None:
         """Decode with an encoder window fitted to the utterance; None when it looks wrong."""
-        from faster_whisper.transcribe import get_ctranslate2_storage
-
-        model, s = self.model, self.settings
-        padded = np.concatenate((audio, np.zeros(int(s.window_pad_s * RATE), dtype=np.float32)))
-        features = model.feature_extractor(padded)
-        frames = min(features.shape[1] // 2 * 2, MAX_FRAMES)
-        encoded = model.model.encode(
-            get_ctranslate2_storage(np.ascontiguousarray(features[None, :, :frames]))
-        )
+        s = self.settings
+        encoded = self._encode(audio)
         language = self._language(encoded, language)
         prompt = self._prompt(language)
         budget = int(16 + 8 * audio.size / RATE)
-        result = model.model.generate(
+        result = self.model.model.generate(
             encoded,
             [prompt],
             beam_size=s.beam_size,
@@ -136,21 +129,31 @@ class WhisperEngine:
             suppress_blank=True,
             suppress_tokens=[-1],
         )[0]
-        tokenizer = self._tokenizer(language)
-        tokens = result.sequences_ids[0]
-        text = tokenizer.decode([token for token in tokens if token < tokenizer.eot]).strip()
-        stamps = [
-            (token - tokenizer.timestamp_begin) * 0.02
-            for token in tokens
-            if token >= tokenizer.timestamp_begin
-        ]
-        reach = max(stamps, default=0.0)
-        if len(tokens) >= budget or looks_wrong(text) or (text and reach < speech_end_s - _REACH_TOLERANCE_S):
+        text, reach = self._words(result.sequences_ids[0], language)
+        too_long = len(result.sequences_ids[0]) >= budget
+        if too_long or looks_wrong(text) or (text and reach < speech_end_s - _REACH_TOLERANCE_S):
             return None
         logprob = float(result.scores[0])
         if result.no_speech_prob > s.no_speech_threshold and logprob < _LOW_LOGPROB:
             text = ""
         return Recognition(text, language, round(math.exp(logprob), 3), "fitted")
+
+    def _encode(self, audio: np.ndarray) -> Any:
+        """The encoder's output for ``audio`` plus ``window_pad_s`` of silence."""
+        from faster_whisper.transcribe import get_ctranslate2_storage
+
+        model = self.model
+        padded = np.concatenate((audio, np.zeros(int(self.settings.window_pad_s * RATE), dtype=np.float32)))
+        features = model.feature_extractor(padded)
+        frames = min(features.shape[1] // 2 * 2, MAX_FRAMES)
+        return model.model.encode(get_ctranslate2_storage(np.ascontiguousarray(features[None, :, :frames])))
+
+    def _words(self, tokens: list[int], language: str | None) -> tuple[str, float]:
+        """The text of the decoded tokens, and how far into the audio (s) its timestamps reach."""
+        tokenizer = self._tokenizer(language)
+        text = tokenizer.decode([token for token in tokens if token < tokenizer.eot]).strip()
+        begin = tokenizer.timestamp_begin
+        return text, max(((token - begin) * 0.02 for token in tokens if token >= begin), default=0.0)
 
     def _language(self, encoded: Any, language: str | None) -> str | None:
         if not self.model.model.is_multilingual:
