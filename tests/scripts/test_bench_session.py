@@ -21,7 +21,7 @@ if str(SCRIPTS) not in sys.path:
 
 import bench  # noqa: E402
 import bench_session  # noqa: E402
-from bench_session import BenchChannel, Stats  # noqa: E402
+from _session_calls import BenchChannel, Stats  # noqa: E402
 
 
 def reply(**latency: float) -> AgentResponseGenerated:
@@ -88,3 +88,6 @@ def test_a_tiny_run_reports_every_figure() -> None:
     assert figures["cpu_total_pct"] > figures["cpu_per_call_pct"] > 0
     assert figures["loop_lag_max_ms"] >= figures["loop_lag_p99_ms"] >= 0
     assert figures["duration_s"] >= bench_session.call_seconds(1)
+    assert figures["gc_full_cpu_ms"] > 0 and figures["gc_objects_per_call"] > 0
+    assert figures["gc_pause_max_ms"] >= 0 and figures["gc_collections"] >= 0
+    assert 0 <= figures["loop_lag_own_max_ms"]
