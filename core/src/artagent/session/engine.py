@@ -479,6 +479,8 @@ class Session:
                 await self._speak(Reply(), text_clauses(self.settings.apology), apologize=False)
             return
         finally:
+            if self._reply is reply:
+                self._reply = None  # its clauses need not live until the next reply
             if activity:
                 self._touch()
         self._remember(reply, reply.text, interrupted=False)
