@@ -12,8 +12,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections import deque
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from artagent.bus.outbox import CallEmitter
 from artagent.events import AgentResponseGenerated, CallEnded, Event, PlaybackStarted
@@ -324,7 +325,9 @@ class Shared:
     callers: CallerBank = field(default_factory=CallerBank)
 
 
-async def one_call(name: str, args: argparse.Namespace, shared: Shared) -> None:
+def one_call(name: str, args: argparse.Namespace, shared: Shared) -> Coroutine[Any, Any, None]:
+    """Build one call and put its caller on the shared timer now (not when the call's task first
+    runs: the timer ends once every caller it has is done), and return the coroutine to run."""
     clock = shared.clock
     channel = BenchChannel(clock, shared.stats)
     fakes = Providers.open(clock, shared.stats, args)
@@ -342,5 +345,9 @@ async def one_call(name: str, args: argparse.Namespace, shared: Shared) -> None:
     )
     caller = Caller(channel, caller_script(args.turns, fakes.forget))
     shared.callers.add(caller)
+    return _talk(session, caller)
+
+
+async def _talk(session: Session, caller: Caller) -> None:
     await session.run()
     await caller.done

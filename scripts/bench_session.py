@@ -269,16 +269,27 @@ async def time_full_collection(args: argparse.Namespace) -> FullCollection:
 
 
 async def within(seconds: float, work: Any) -> Any:
-    """Await ``work``, or fail naming what every task is stuck on (a benchmark must not hang)."""
-    try:
-        async with asyncio.timeout(seconds):
-            return await work
-    except TimeoutError:
-        stuck = Counter(
-            " <- ".join(f"{f.f_code.co_name}:{f.f_lineno}" for f in task.get_stack(limit=4))
-            for task in asyncio.all_tasks()
-        )
-        raise RuntimeError(f"the run did not end within {seconds:.0f} s; tasks: {dict(stuck)}") from None
+    """Await ``work``, or fail saying where every task is stuck (a benchmark must not hang)."""
+    task = asyncio.ensure_future(work)
+    await asyncio.wait({task}, timeout=seconds)
+    if not task.done():
+        me = asyncio.current_task()
+        stuck = Counter(_where(t.get_coro()) for t in asyncio.all_tasks() if t is not me)
+        task.cancel()
+        await asyncio.wait({task})
+        raise RuntimeError(f"the run did not end within {seconds:.0f} s; tasks: {dict(stuck)}")
+    return task.result()
+
+
+def _where(awaitable: Any) -> str:
+    """The chain of awaits a coroutine is suspended in, outermost first."""
+    chain = []
+    while awaitable is not None:
+        frame = getattr(awaitable, "cr_frame", None) or getattr(awaitable, "ag_frame", None)
+        name = getattr(awaitable, "__qualname__", type(awaitable).__name__)
+        chain.append(f"{name}:{frame.f_lineno}" if frame is not None else name)
+        awaitable = getattr(awaitable, "cr_await", None) or getattr(awaitable, "ag_await", None)
+    return " -> ".join(chain)
 
 
 async def measure(args: argparse.Namespace) -> Result:

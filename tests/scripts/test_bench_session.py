@@ -21,7 +21,7 @@ if str(SCRIPTS) not in sys.path:
 
 import bench  # noqa: E402
 import bench_session  # noqa: E402
-from _session_calls import BenchChannel, Stats  # noqa: E402
+from _session_calls import BenchChannel, Shared, Stats, one_call  # noqa: E402
 
 
 def reply(**latency: float) -> AgentResponseGenerated:
@@ -71,6 +71,18 @@ async def test_underruns_count_gaps_within_an_utterance_only() -> None:
     await channel.send(b"")  # the far side ran dry 10 ms ago: the caller heard a gap
 
     assert stats.underruns == 1
+
+
+async def test_a_call_has_its_caller_on_the_timer_before_its_task_runs() -> None:
+    # The callers' timer ends once every caller it holds is done: a caller added only when its
+    # call's task first ran could miss it, and that call would wait for its caller forever.
+    shared = Shared()
+    args = bench.options(bench_session, "session", ["--turns", "1"])
+
+    call = one_call("c", args, shared)
+
+    assert len(shared.callers) == 1
+    call.close()
 
 
 def test_a_tiny_run_reports_every_figure() -> None:
