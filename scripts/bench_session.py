@@ -105,6 +105,11 @@ FIGURES = {
         "(what the collector itself cost; the wall time adds what other processes took meanwhile)",
     ),
     "gc_collections": Figure("passes", "Garbage-collector passes during the measured run, all generations"),
+    "gc_collected": Figure(
+        "objects",
+        "Objects the collector freed during the measured run (garbage in reference cycles, which "
+        "reference counting cannot free): the engine should leave next to none",
+    ),
     "gc_full_ms": Figure(
         "ms",
         "One full collection timed with --calls calls running (a phase of its own after the measured "
@@ -173,7 +178,7 @@ class GcPauses:
 
     def __init__(self) -> None:
         self.max_s = self.cpu_max_s = 0.0
-        self.count = 0
+        self.count = self.collected = 0
         self._started = self._cpu_started = 0.0
 
     def __call__(self, phase: str, info: dict[str, Any]) -> None:
@@ -181,6 +186,7 @@ class GcPauses:
             self._started, self._cpu_started = time.perf_counter(), time.thread_time()
             return
         self.count += 1
+        self.collected += info["collected"]
         self.max_s = max(self.max_s, time.perf_counter() - self._started)
         self.cpu_max_s = max(self.cpu_max_s, time.thread_time() - self._cpu_started)
 
@@ -351,6 +357,7 @@ def figures(result: Result, args: argparse.Namespace) -> dict[str, float]:
         "gc_pause_max_ms": round(pauses.max_s * 1000, 2),
         "gc_pause_cpu_max_ms": round(pauses.cpu_max_s * 1000, 2),
         "gc_collections": pauses.count,
+        "gc_collected": pauses.collected,
         "gc_full_ms": round(full.wall_s * 1000, 2),
         "gc_full_cpu_ms": round(full.cpu_s * 1000, 2),
         "gc_objects_per_call": round(full.objects / calls),

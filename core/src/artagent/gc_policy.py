@@ -11,12 +11,13 @@ the walks short:
 - :func:`settle_after_startup`: once the worker has started, one full collection, then
   :func:`gc.freeze`: everything built at start-up (modules, the app, plugins, connection
   pools) lives as long as the process and is never walked again.
-- :data:`WORKER_THRESHOLDS`: a young generation collected as usual (every 700 allocations
-  net), the middle one every 5 young collections instead of 10 (so each of its passes walks
-  about half as many objects: the per-turn objects of the calls that survived the young
-  passes), and a full collection only every 100 middle ones instead of 10 (a full pass walks
-  every live call's objects; it finds almost nothing, so it runs every few minutes on a busy
-  worker instead of about every minute).
+- :data:`WORKER_THRESHOLDS`: the young generation collected as usual (every 700 allocations
+  net); the middle one, which holds what outlived a young pass (on a worker mostly the
+  per-turn objects of live calls: a reply's tasks and buffers, gone within seconds), every
+  other young pass instead of every tenth, so that each pass walks about half as many objects
+  (the same work in all, in shorter pauses); and a full pass only every 500 middle ones (a full
+  pass walks every live call's objects and finds almost nothing: on a busy worker it then
+  comes every few minutes instead of about every minute).
 
 The benchmark ``session`` (docs/performance.md) measures the pauses with these settings.
 """
@@ -27,7 +28,7 @@ import gc
 
 __all__ = ["WORKER_THRESHOLDS", "settle_after_startup", "use_worker_thresholds"]
 
-WORKER_THRESHOLDS = (700, 5, 100)
+WORKER_THRESHOLDS = (700, 1, 500)
 """``gc.set_threshold`` for a worker: (young allocations, young passes per middle pass, middle
 passes per full pass)."""
 
