@@ -199,3 +199,38 @@ async def test_after_stop_the_same_task_can_play_the_next_utterance() -> None:
     assert 80 <= first <= 120
     assert second == pytest.approx(100.0)
     assert len(sent) == count + 5
+
+
+async def test_loop_clock_sleeps_end_on_the_millisecond_after_their_deadline() -> None:
+    clock = LoopClock()
+    loop = asyncio.get_running_loop()
+    woke: dict[int, float] = {}
+
+    async def sleeper(index: int, seconds: float) -> None:
+        deadline = loop.time() + seconds
+        await clock.sleep(seconds)
+        woke[index] = loop.time() - deadline
+
+    sleepers = [asyncio.create_task(sleeper(i, 0.01 + i * 0.0001)) for i in range(20)]
+    cancelled = asyncio.create_task(sleeper(99, 0.01))
+    await asyncio.sleep(0)
+    cancelled.cancel()  # a cancelled sleeper neither wakes nor keeps the others from waking
+    await asyncio.gather(*sleepers)
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    assert sorted(woke) == list(range(20))
+    assert all(-1e-6 <= late < 0.02 for late in woke.values())  # not early; late by a tick or so
+
+
+async def test_loop_clock_sleep_of_zero_yields_once() -> None:
+    clock = LoopClock()
+    order: list[str] = []
+
+    async def other() -> None:
+        order.append("other")
+
+    task = asyncio.create_task(other())
+    await clock.sleep(0)
+    order.append("after sleep(0)")
+    await task
+    assert order == ["other", "after sleep(0)"]

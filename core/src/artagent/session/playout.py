@@ -13,8 +13,9 @@ what is still queued, ``max(0, play_end - t)``.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Coroutine, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 __all__ = ["Clock", "FrameQueue", "LoopClock", "Playout"]
@@ -25,21 +26,61 @@ class Clock(Protocol):
 
     def now(self) -> float: ...
 
-    async def sleep(self, seconds: float) -> None: ...
+    def sleep(self, seconds: float) -> Awaitable[None]:
+        """Resume ``seconds`` later (zero or less: yield once). An ``async def`` will do."""
+        ...
 
 
 class LoopClock:
-    """The event loop's monotonic clock (what asyncio sleeps on)."""
+    """The event loop's monotonic clock (what asyncio sleeps on).
 
-    __slots__ = ()
+    A sleep ends on the first whole millisecond of the loop's clock at or after its deadline,
+    and every sleep ending in the same millisecond shares one timer. A worker's playouts each
+    wake once per 20 ms frame; sharing a timer spares each wake a timer of its own in the loop's
+    heap (and the loop waits on its selector in whole milliseconds anyway).
+    """
+
+    __slots__ = ("_ticks",)
+
+    def __init__(self) -> None:
+        self._ticks: _Ticks | None = None
 
     def now(self) -> float:
         return asyncio.get_running_loop().time()
 
-    def sleep(self, seconds: float) -> Coroutine[Any, Any, None]:
-        # asyncio.sleep's own coroutine, not one wrapping it: playout sleeps once per frame of
-        # every call, and each layer of coroutine is an object more for the collector to walk.
-        return asyncio.sleep(seconds)  # zero or less: yield once
+    def sleep(self, seconds: float) -> Awaitable[None]:
+        loop = asyncio.get_running_loop()
+        if seconds <= 0:
+            return asyncio.sleep(0)
+        ticks = self._ticks
+        if ticks is None or ticks.loop is not loop:
+            ticks = self._ticks = _Ticks(loop)
+        return ticks.wait_until(loop.time() + seconds)
+
+
+class _Ticks:
+    """One loop's sleepers, by the millisecond they wake in; one timer per millisecond."""
+
+    __slots__ = ("_due", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._due: dict[int, list[asyncio.Future[None]]] = {}
+
+    def wait_until(self, when: float) -> asyncio.Future[None]:
+        tick = math.ceil(when * 1000)
+        waiter: asyncio.Future[None] = self.loop.create_future()
+        waiters = self._due.get(tick)
+        if waiters is None:
+            waiters = self._due[tick] = []
+            self.loop.call_at(tick / 1000, self._wake, tick)
+        waiters.append(waiter)
+        return waiter  # a cancelled sleeper's future is cancelled, and skipped when its time comes
+
+    def _wake(self, tick: int) -> None:
+        for waiter in self._due.pop(tick, ()):
+            if not waiter.done():
+                waiter.set_result(None)
 
 
 class FrameQueue:
