@@ -42,12 +42,11 @@ import gc
 import json
 import random
 import time
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 import psutil
-from _benchlib import Figure, percentile
+from _benchlib import Figure, percentile, within
 from _session_calls import SAMPLE_RATE, Shared, barge_ins, call_seconds, one_call
 from artagent.gc_policy import settle_after_startup, use_worker_thresholds
 from artagent.loop_lag import LoopLagMonitor
@@ -272,30 +271,6 @@ async def time_full_collection(args: argparse.Namespace) -> FullCollection:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     return full
-
-
-async def within(seconds: float, work: Any) -> Any:
-    """Await ``work``, or fail saying where every task is stuck (a benchmark must not hang)."""
-    task = asyncio.ensure_future(work)
-    await asyncio.wait({task}, timeout=seconds)
-    if not task.done():
-        me = asyncio.current_task()
-        stuck = Counter(_where(t.get_coro()) for t in asyncio.all_tasks() if t is not me)
-        task.cancel()
-        await asyncio.wait({task})
-        raise RuntimeError(f"the run did not end within {seconds:.0f} s; tasks: {dict(stuck)}")
-    return task.result()
-
-
-def _where(awaitable: Any) -> str:
-    """The chain of awaits a coroutine is suspended in, outermost first."""
-    chain = []
-    while awaitable is not None:
-        frame = getattr(awaitable, "cr_frame", None) or getattr(awaitable, "ag_frame", None)
-        name = getattr(awaitable, "__qualname__", type(awaitable).__name__)
-        chain.append(f"{name}:{frame.f_lineno}" if frame is not None else name)
-        awaitable = getattr(awaitable, "cr_await", None) or getattr(awaitable, "ag_await", None)
-    return " -> ".join(chain)
 
 
 async def measure(args: argparse.Namespace) -> Result:
