@@ -41,7 +41,7 @@ class Reason(msgspec.Struct):
 @tool
 async def call_human(args: Reason, ctx: ToolContext) -> str:
     """Put the caller through to a human colleague."""
-    ctx.escalate(args.reason, target="+18005550199")
+    ctx.escalate(args.reason)
     return "transferring"
 
 
