@@ -50,13 +50,18 @@ class AcsCall:
 
     def emit(self, event_type: type[Event], **fields: Any) -> None:
         """Emit on the call's session, or keep it until the session runs."""
-        if self.session is not None:
+        if self.session is not None and not self.pending:
             self.session.emit(event_type, **fields)
         else:
             self.pending.append((event_type, fields))
 
     def attach(self, session: Session) -> None:
+        """The session is about to run: what came before it is emitted just after its
+        ``call_started`` (which ``run()`` emits before it first waits)."""
         self.session = session
+        asyncio.get_running_loop().call_soon(self._flush, session)
+
+    def _flush(self, session: Session) -> None:
         pending, self.pending = self.pending, []
         for event_type, fields in pending:
             session.emit(event_type, **fields)
