@@ -42,6 +42,8 @@ class FakeCall:
 @dataclass
 class FakeAcs:
     transfer_succeeds: bool = True
+    bearer: Any = None
+    """A function returning ACS's JWT, sent on callbacks and the media handshake (None: none)."""
     requests: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     """(method, path, JSON body) of every signed request, in order."""
     refused: list[str] = field(default_factory=list)
@@ -127,12 +129,15 @@ class FakeAcs:
                  "data": {"callConnectionId": call.connection_id, "serverCallId": f"server-{call.connection_id}",
                           "correlationId": f"corr-{call.connection_id}", **data}}  # fmt: skip
         async with httpx.AsyncClient() as client:
-            return await client.post(call.callback_url, json=[event])
+            return await client.post(call.callback_url, json=[event], headers=self._headers())
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.bearer()}"} if self.bearer is not None else {}
 
     async def _connect(self, call: FakeCall) -> None:
         await self.callback(call, "CallConnected")
         rate = 24000 if call.body["mediaStreamingOptions"]["audioFormat"] == "pcm24KMono" else 16000
-        call.phone = await MediaClient.open(call.media_url, sample_rate=rate)
+        call.phone = await MediaClient.open(call.media_url, sample_rate=rate, headers=self._headers())
         await self.callback(call, "ParticipantsUpdated", participants=[
             {"identifier": {"rawId": "4:+15550100001", "kind": "phoneNumber",
                             "phoneNumber": {"value": "+15550100001"}}, "isMuted": False}])  # fmt: skip
