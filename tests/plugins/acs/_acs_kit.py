@@ -10,6 +10,7 @@ to "tell me everything", and puts the caller through to a person (a tool that es
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -123,3 +124,44 @@ async def serving(runtime: Runtime) -> AsyncIterator[str]:
 def speech(seconds: float, rate: int = 16000) -> bytes:
     """Caller speech: a tone the energy VAD hears as speech."""
     return tone(int(seconds * rate), 220.0, 0.3, rate)
+
+
+class ServerThread:
+    """The same server on its own event loop in a thread, for synchronous tests (hypothesis)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime, self.base = runtime, ""
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=self._main, name="acs-server", daemon=True)
+        self.error: BaseException | None = None
+
+    def _main(self) -> None:
+        async def run() -> None:
+            self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+            async with serving(self.runtime) as base:
+                self.base = base
+                self._ready.set()
+                await self._stop.wait()
+
+        try:
+            asyncio.run(run())
+        except BaseException as exc:  # reported by __exit__
+            self.error = exc
+            self._ready.set()
+
+    def __enter__(self) -> ServerThread:
+        self._thread.start()
+        self._ready.wait(60)
+        if self.error is not None:
+            raise self.error
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(30)
+        assert not self._thread.is_alive(), "the server thread stopped"
+        if self.error is not None:
+            raise self.error
