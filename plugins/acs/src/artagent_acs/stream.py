@@ -77,9 +77,9 @@ def _channel(service: AcsService, socket: WebSocket[Any, Any, Any], call: AcsCal
 
 async def _run(service: AcsService, call: AcsCall, channel: AcsMediaChannel, runtime: Any) -> tuple[int, str]:
     def started(session: Session) -> None:
-        call.attach(session)
         if call.direction == "simulated" and call.caller:
-            session.emit(ParticipantJoined, participant_id=call.caller, role="caller")
+            call.emit(ParticipantJoined, participant_id=call.caller, role="caller")
+        call.attach(session)
 
     observer = event_observer(channel, msgspec.json.encode) if call.events else None
     try:
