@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import artagent_acs.hooks
 import msgspec
 import uvicorn
 from artagent.agents.tools import ToolContext, tool
@@ -28,8 +29,6 @@ from artagent.runtime import Runtime
 from artagent.session.playout import LoopClock
 from artagent.testing import FakeSTT, FakeTTS, FakeVAD
 from artagent.testing.audio import tone
-
-import artagent_acs.hooks
 
 DESK = Path(__file__).parent / "desk"
 LONG_ANSWER = " ".join(["Our opening hours are long and the list of services is longer still."] * 6)
@@ -75,7 +74,9 @@ class DeskLine:
         return [
             ProviderSpec("vad", "fake", lambda _: FakeVAD()),
             ProviderSpec(
-                "stt", "fake", lambda _: FakeSTT(self.clock, self.utterances, partial_every=0, final_latency_s=0.05)
+                "stt",
+                "fake",
+                lambda _: FakeSTT(self.clock, self.utterances, partial_every=0, final_latency_s=0.05),
             ),
             ProviderSpec("tts", "fake", lambda _: self.tts),
             ProviderSpec("model", "scripted", lambda _: DeskModel()),
@@ -90,9 +91,15 @@ class DeskLine:
         return [DESK]
 
 
-def build_runtime(make_config: Callable[..., LoadedConfig], line: DeskLine, toml: str = "", environ: dict[str, str] | None = None) -> Runtime:
+def build_runtime(
+    make_config: Callable[..., LoadedConfig],
+    line: DeskLine,
+    toml: str = "",
+    environ: dict[str, str] | None = None,
+) -> Runtime:
     text = (
-        '[session]\ngreeting = "Hello, this is the test desk."\nidle_reprompt_s = 600.0\nidle_hangup_s = 1200.0\n'
+        '[session]\ngreeting = "Hello, this is the test desk."\n'
+        "idle_reprompt_s = 600.0\nidle_hangup_s = 1200.0\n"
         'model = "scripted"\n[session.turn]\nmin_delay_s = 0.2\nmax_delay_s = 0.4\n'
         '[agents]\nrouters = ["scripted"]\n' + toml
     )

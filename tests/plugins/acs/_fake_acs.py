@@ -22,7 +22,6 @@ from typing import Any
 
 import httpx
 from aiohttp import web
-
 from artagent_acs.simulator.client import MediaClient
 
 JSON = web.RequestKey("json", dict)
@@ -56,17 +55,22 @@ class FakeAcs:
     # -- the signature -----------------------------------------------------------------------
     def _verify(self, request: web.Request, body: bytes) -> str | None:
         auth = request.headers.get("Authorization", "")
-        date, content_hash = request.headers.get("x-ms-date", ""), request.headers.get("x-ms-content-sha256", "")
+        date, content_hash = (
+            request.headers.get("x-ms-date", ""),
+            request.headers.get("x-ms-content-sha256", ""),
+        )
         expected_hash = base64.b64encode(hashlib.sha256(body).digest()).decode()
         if content_hash != expected_hash:
             return "content hash does not match the body"
         prefix = "HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature="
         if not auth.startswith(prefix) or not date:
             return "missing HMAC-SHA256 authorization"
-        path = request.rel_url.raw_path + (f"?{request.rel_url.raw_query_string}" if request.rel_url.raw_query_string else "")
+        path = request.rel_url.raw_path + (
+            f"?{request.rel_url.raw_query_string}" if request.rel_url.raw_query_string else ""
+        )
         to_sign = f"{request.method}\n{path}\n{date};{request.host};{content_hash}"
         digest = hmac.new(base64.b64decode(KEY), to_sign.encode(), hashlib.sha256).digest()
-        if not hmac.compare_digest(auth[len(prefix):], base64.b64encode(digest).decode()):
+        if not hmac.compare_digest(auth[len(prefix) :], base64.b64encode(digest).decode()):
             return "signature does not match"
         return None
 
@@ -124,10 +128,11 @@ class FakeAcs:
 
     # -- behaving like ACS -------------------------------------------------------------------
     async def callback(self, call: FakeCall, name: str, **data: Any) -> httpx.Response:
-        event = {"id": f"ev-{next(self._ids)}", "source": f"calling/callConnections/{call.connection_id}",
+        cid = call.connection_id
+        event = {"id": f"ev-{next(self._ids)}", "source": f"calling/callConnections/{cid}",
                  "type": f"Microsoft.Communication.{name}", "specversion": "1.0",
-                 "data": {"callConnectionId": call.connection_id, "serverCallId": f"server-{call.connection_id}",
-                          "correlationId": f"corr-{call.connection_id}", **data}}  # fmt: skip
+                 "data": {"callConnectionId": cid, "serverCallId": f"server-{cid}",
+                          "correlationId": f"corr-{cid}", **data}}  # fmt: skip
         async with httpx.AsyncClient() as client:
             return await client.post(call.callback_url, json=[event], headers=self._headers())
 

@@ -20,7 +20,9 @@ class FakeOpenId:
         self.fetches = 0
         self._runner: web.AppRunner | None = None
 
-    def token(self, *, audience: str = AUDIENCE, expires_in: float = 300, key: Any = None, kid: str = "k1") -> str:
+    def token(
+        self, *, audience: str = AUDIENCE, expires_in: float = 300, key: Any = None, kid: str = "k1"
+    ) -> str:
         now = int(time.time())
         claims = {"iss": ISSUER, "aud": audience, "iat": now, "nbf": now, "exp": now + int(expires_in)}
         return jwt.encode(claims, key or self.key, algorithm="RS256", headers={"kid": kid})

@@ -16,8 +16,10 @@ from artagent.config import LoadedConfig
 INCOMING = {
     "id": "ev-1", "eventType": "Microsoft.Communication.IncomingCall", "subject": "call",
     "dataVersion": "1.0", "eventTime": "2026-01-01T10:00:00Z",
-    "data": {"to": {"kind": "phoneNumber", "rawId": "4:+18005550100", "phoneNumber": {"value": "+18005550100"}},
-             "from": {"kind": "phoneNumber", "rawId": "4:+15550100001", "phoneNumber": {"value": "+15550100001"}},
+    "data": {"to": {"kind": "phoneNumber", "rawId": "4:+18005550100",
+                    "phoneNumber": {"value": "+18005550100"}},
+             "from": {"kind": "phoneNumber", "rawId": "4:+15550100001",
+                      "phoneNumber": {"value": "+15550100001"}},
              "incomingCallContext": "opaque-context-123", "correlationId": "corr-1", "serverCallId": "srv-1"},
 }  # fmt: skip
 
@@ -52,7 +54,11 @@ async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bo
 async def test_event_grid_validation_then_an_incoming_call_is_answered_with_media_streaming(
     make_config: Callable[..., LoadedConfig],
 ) -> None:
-    async with acs_line(make_config, ["hello there"], extra='sample_rate = 24000\nrecord = true\n') as (base, acs, runtime):
+    async with acs_line(make_config, ["hello there"], extra="sample_rate = 24000\nrecord = true\n") as (
+        base,
+        acs,
+        runtime,
+    ):
         async with httpx.AsyncClient() as client:
             handshake = await client.post(f"{base}/api/v1/calls/answer", json=[{
                 "id": "v", "eventType": "Microsoft.EventGrid.SubscriptionValidationEvent",
@@ -141,7 +147,11 @@ async def test_a_refused_transfer_is_apologised_for_then_the_agent_hangs_up_on_a
         await fake.phone.say(speech(0.5))
         assert await wait_until(lambda: bool(acs.bodies(":transferToParticipant")), timeout=10)
         for _ in range(100):  # the apology is said in full, and the call goes on
-            said = [e["text"] for e in await call_events(runtime, call_id) if e["type"] == "agent_response_generated"]
+            said = [
+                e["text"]
+                for e in await call_events(runtime, call_id)
+                if e["type"] == "agent_response_generated"
+            ]
             if APOLOGY in said:
                 break
             await asyncio.sleep(0.1)

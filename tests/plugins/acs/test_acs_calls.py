@@ -102,7 +102,9 @@ async def test_transfer_to_a_human(make_config: Callable[..., LoadedConfig]) -> 
             assert await phone.until_agent_done()
             await phone.say(speech(0.5))
             assert await phone.closed_within(10)
-        assert [e["reason"] for e in phone.events_of("escalation_requested")] == ["the caller asked for a person"]
+        assert [e["reason"] for e in phone.events_of("escalation_requested")] == [
+            "the caller asked for a person"
+        ]
         said = [e["text"] for e in phone.events_of("agent_response_generated")]
         assert said[-1] == "Let me put you through to a colleague."
         joined = phone.events_of("participant_joined")
@@ -121,7 +123,9 @@ async def test_a_failed_transfer_is_apologised_for_and_the_call_goes_on(
             await phone.say(speech(0.5))
             assert await phone.wait_event("escalation_requested")
             assert await phone.wait_for(
-                lambda p: any("could not transfer" in e["text"] for e in p.events_of("agent_response_generated"))
+                lambda p: any(
+                    "could not transfer" in e["text"] for e in p.events_of("agent_response_generated")
+                )
             )
             assert not phone.closed
             errors = phone.events_of("error_occurred")
@@ -131,7 +135,9 @@ async def test_a_failed_transfer_is_apologised_for_and_the_call_goes_on(
         assert phone.events_of("call_ended")[0]["reason"] == "caller_hangup"
 
 
-async def test_the_caller_hanging_up_mid_sentence_ends_the_call(make_config: Callable[..., LoadedConfig]) -> None:
+async def test_the_caller_hanging_up_mid_sentence_ends_the_call(
+    make_config: Callable[..., LoadedConfig],
+) -> None:
     line = DeskLine(["tell me everything"])
     runtime = build_runtime(make_config, line)
     async with serving(runtime) as base:

@@ -47,11 +47,28 @@ grid_event = st.fixed_dictionaries(
                       {}, optional={"incomingCallContext": json_values, "validationCode": json_values,
                                     "to": json_values, "from": json_values})})  # fmt: skip
 callback_event = st.fixed_dictionaries(
-    {}, optional={"type": st.sampled_from(["Microsoft.Communication.CallConnected",
-                  "Microsoft.Communication.ParticipantsUpdated", "Microsoft.Communication.RecognizeCompleted",
-                  "Microsoft.Communication.CallTransferFailed"]) | st.text(max_size=10),
-                  "data": json_values | st.fixed_dictionaries({}, optional={
-                      "participants": json_values, "dtmfResult": json_values, "resultInformation": json_values})})
+    {},
+    optional={
+        "type": st.sampled_from(
+            [
+                "Microsoft.Communication.CallConnected",
+                "Microsoft.Communication.ParticipantsUpdated",
+                "Microsoft.Communication.RecognizeCompleted",
+                "Microsoft.Communication.CallTransferFailed",
+            ]
+        )
+        | st.text(max_size=10),
+        "data": json_values
+        | st.fixed_dictionaries(
+            {},
+            optional={
+                "participants": json_values,
+                "dtmfResult": json_values,
+                "resultInformation": json_values,
+            },
+        ),
+    },
+)
 body = (
     st.lists(grid_event | callback_event, max_size=3) | grid_event | callback_event | json_values
 ).map(lambda v: msgspec.json.encode(v)) | st.binary(max_size=300)  # fmt: skip
@@ -121,7 +138,9 @@ def fuzzed(live: ServerThread) -> Iterator[ClientConnection]:
 def test_malformed_media_messages_are_skipped_and_never_end_the_call(
     live: ServerThread, fuzzed: ClientConnection
 ) -> None:
-    silence = msgspec.json.encode({"kind": "AudioData", "audioData": {"data": base64.b64encode(bytes(640)).decode()}})
+    silence = msgspec.json.encode(
+        {"kind": "AudioData", "audioData": {"data": base64.b64encode(bytes(640)).decode()}}
+    )
 
     @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     @given(st.lists(media_message, min_size=1, max_size=12))

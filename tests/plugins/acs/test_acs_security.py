@@ -57,14 +57,22 @@ async def test_media_urls_need_the_calls_own_valid_token(make_config: Callable[.
         assert await refused(f"ws{base[4:]}/api/v1/media/stream") == (1008, "missing call or token")
         # A token for the callback URL of the same call does not open its media.
         signer = UrlSigner(b"k" * 32, ttl_s=60)
-        assert await refused(retoken(url, token=signer.issue(made["call_id"], "callback"))) == (1008, "invalid token")
+        assert await refused(retoken(url, token=signer.issue(made["call_id"], "callback"))) == (
+            1008,
+            "invalid token",
+        )
         expired = UrlSigner(b"k" * 32, ttl_s=-10)
-        assert await refused(retoken(url, token=expired.issue(made["call_id"], "simulated"))) == (1008, "expired token")
+        assert await refused(retoken(url, token=expired.issue(made["call_id"], "simulated"))) == (
+            1008,
+            "expired token",
+        )
         metrics = (await client.get(f"{base}/metrics")).text
         assert 'artagent_acs_refused_requests_total{endpoint="media"} 8.0' in metrics
 
 
-async def test_callbacks_and_event_grid_refuse_what_is_not_signed(make_config: Callable[..., LoadedConfig]) -> None:
+async def test_callbacks_and_event_grid_refuse_what_is_not_signed(
+    make_config: Callable[..., LoadedConfig],
+) -> None:
     toml = '[plugins.acs]\neventgrid_secret_env = "GRID_SECRET"\n'
     runtime = build_runtime(make_config, DeskLine([]), toml, environ={"GRID_SECRET": "s3cret"})
     async with serving(runtime) as base, httpx.AsyncClient() as client:
@@ -76,7 +84,9 @@ async def test_callbacks_and_event_grid_refuse_what_is_not_signed(make_config: C
         no_secret = await client.post(answer, json=[INCOMING])
         assert no_secret.status_code == 401 and "Event Grid secret" in no_secret.json()["detail"]
         assert (await client.post(f"{answer}?secret=wrong", json=[INCOMING])).status_code == 401
-        validation = [{"eventType": "Microsoft.EventGrid.SubscriptionValidationEvent", "data": {"validationCode": "v1"}}]
+        validation = [
+            {"eventType": "Microsoft.EventGrid.SubscriptionValidationEvent", "data": {"validationCode": "v1"}}
+        ]
         ok = await client.post(f"{answer}?secret=s3cret", json=validation)
         assert ok.status_code == 200 and ok.json() == {"validationResponse": "v1"}
         ok = await client.post(answer, json=validation, headers={"X-ArtAgent-Secret": "s3cret"})
@@ -86,11 +96,14 @@ async def test_callbacks_and_event_grid_refuse_what_is_not_signed(make_config: C
         assert unavailable.status_code == 503 and "plugins.acs.endpoint" in unavailable.json()["detail"]
 
 
-async def test_control_endpoints_need_the_token_when_so_configured(make_config: Callable[..., LoadedConfig]) -> None:
+async def test_control_endpoints_need_the_token_when_so_configured(
+    make_config: Callable[..., LoadedConfig],
+) -> None:
     toml = '[plugins.acs]\ncontrol_access = "token"\ncontrol_token_env = "CONTROL"\n'
     runtime = build_runtime(make_config, DeskLine([]), toml, environ={"CONTROL": "op-token"})
     async with serving(runtime) as base, httpx.AsyncClient() as client:
-        for path, body in (("/api/v1/acs/simulate", {}), ("/api/v1/calls/initiate", {"target": "+15550100001"}),
+        for path, body in (("/api/v1/acs/simulate", {}),
+                           ("/api/v1/calls/initiate", {"target": "+15550100001"}),
                            ("/api/v1/calls/acs-x/hangup", {})):  # fmt: skip
             response = await client.post(f"{base}{path}", json=body)
             assert response.status_code == 401, path
@@ -101,11 +114,15 @@ async def test_control_endpoints_need_the_token_when_so_configured(make_config: 
         assert (await client.post(f"{base}/api/v1/acs/simulate", json={}, headers=good)).status_code == 201
         missing = await client.post(f"{base}/api/v1/calls/acs-x/hangup", headers=good)
         assert missing.status_code == 404
-        no_acs = await client.post(f"{base}/api/v1/calls/initiate", json={"target": "+15550100001"}, headers=good)
+        no_acs = await client.post(
+            f"{base}/api/v1/calls/initiate", json={"target": "+15550100001"}, headers=good
+        )
         assert no_acs.status_code == 503
 
 
-async def test_with_a_jwt_audience_only_acs_signed_requests_get_in(make_config: Callable[..., LoadedConfig]) -> None:
+async def test_with_a_jwt_audience_only_acs_signed_requests_get_in(
+    make_config: Callable[..., LoadedConfig],
+) -> None:
     openid = FakeOpenId()
     config_url = await openid.start()
     acs = FakeAcs(bearer=openid.token)
@@ -124,13 +141,20 @@ async def test_with_a_jwt_audience_only_acs_signed_requests_get_in(make_config: 
                 await asyncio.sleep(0.05)
             assert fake.phone is not None and fake.phone.received.audio, "ACS's signed media stream got in"
             cb, media = fake.callback_url, fake.media_url
-            event = [{"type": "Microsoft.Communication.PlayCompleted", "data": {"callConnectionId": "conn-1"}}]
-            assert (await client.post(cb, json=event, headers={"Authorization": f"Bearer {openid.token()}"})).status_code == 200
+            event = [
+                {"type": "Microsoft.Communication.PlayCompleted", "data": {"callConnectionId": "conn-1"}}
+            ]
+            assert (
+                await client.post(cb, json=event, headers={"Authorization": f"Bearer {openid.token()}"})
+            ).status_code == 200
             for bearer, why in (
                 (None, "missing bearer token"),
                 (openid.token(audience="someone-else"), "Audience"),
                 (openid.token(expires_in=-60), "expired"),
-                (openid.token(key=rsa.generate_private_key(public_exponent=65537, key_size=2048)), "Signature"),
+                (
+                    openid.token(key=rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+                    "Signature",
+                ),
                 (openid.token(kid="unknown"), "unknown key"),
                 ("not-a-jwt", "malformed"),
             ):

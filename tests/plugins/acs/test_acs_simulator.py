@@ -14,6 +14,7 @@ import wave
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import artagent_acs.hooks
 import numpy as np
 import pytest
 from _acs_kit import DeskLine, build_runtime, serving
@@ -23,8 +24,6 @@ from artagent.runtime import Runtime
 from artagent_acs.simulator.audio import CallerAudioError, synthesize
 from artagent_acs.simulator.command import _utterances, _voice
 from artagent_acs.simulator.phone import CallOptions, SimulatorError, place_call
-
-import artagent_acs.hooks
 
 Make = Callable[[int], Awaitable[bytes]]
 
@@ -85,7 +84,9 @@ async def test_json_events_and_interrupting_the_agent(make_config: Callable[...,
     assert {e["call_id"] for e in events} == {events[0]["call_id"]}
 
 
-async def test_a_wav_file_is_the_callers_voice(make_config: Callable[..., LoadedConfig], tmp_path: Path) -> None:
+async def test_a_wav_file_is_the_callers_voice(
+    make_config: Callable[..., LoadedConfig], tmp_path: Path
+) -> None:
     wav_path = tmp_path / "caller.wav"
     t = np.arange(8000) / 8000
     stereo = np.stack([np.sin(2 * np.pi * 220 * t)] * 2, axis=1) * 10000
@@ -114,9 +115,11 @@ async def test_clear_errors_without_a_server_or_a_voice(make_config: Callable[..
     host = PluginHost()
     host.register("acs", artagent_acs.hooks)
     runtime = Runtime(make_config(), host=host, load_entry_points=False)
-    with pytest.raises(CallerAudioError, match="Install a speech plugin .* or give the caller's audio with --wav"):
+    with pytest.raises(
+        CallerAudioError, match=r"Install a speech plugin .* or give the caller's audio with --wav"
+    ):
         _voice(runtime)
-    with pytest.raises(SimulatorError, match="no ARTAgent server at http://127.0.0.1:9"):
+    with pytest.raises(SimulatorError, match=r"no ARTAgent server at http://127\.0\.0\.1:9"):
         await place_call(CallOptions(url="http://127.0.0.1:9"), runtime.catalogue, spoken(DeskLine([]), []))
 
 
@@ -141,7 +144,8 @@ def register_providers():
         ProviderSpec("vad", "fake", lambda s: FakeVAD()),
         ProviderSpec("stt", "fake", lambda s: FakeSTT(CLOCK, ["i would like a quote"], partial_every=0,
                                                       final_latency_s=0.05)),
-        ProviderSpec("tts", "fake", lambda s: FakeTTS(CLOCK, seconds_per_char=0.02, first_audio_latency_s=0.01)),
+        ProviderSpec("tts", "fake", lambda s: FakeTTS(CLOCK, seconds_per_char=0.02,
+                                                      first_audio_latency_s=0.01)),
         ProviderSpec("model", "fake", lambda s: Echo()),
     ]
 """
@@ -154,7 +158,8 @@ def test_artagent_call_against_artagent_serve(data_dir: Path, fake_distribution:
     config = data_dir / "runtime.toml"
     config.write_text(f'[runtime]\ndata_dir = "{data_dir / "state"}"\ndisable_plugins = ["insurance"]\n'
                       '[server]\nport = 0\n[session]\ngreeting = "Thanks for calling the quote line."\n'
-                      'model = "fake"\n[session.turn]\nmin_delay_s = 0.2\n[logging]\nlevel = "WARNING"\n')  # fmt: skip
+                      'model = "fake"\n[session.turn]\nmin_delay_s = 0.2\n'
+                      '[logging]\nlevel = "WARNING"\n')  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(site)}
     artagent = str(Path(sys.executable).parent / "artagent")
     server = subprocess.Popen([artagent, "serve", "--config", str(config)], stdout=subprocess.PIPE,

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 from artagent.audio import FrameSplitter, Resampler
 from artagent.events import ErrorOccurred, Event
 from litestar import WebSocket
+from litestar.types import WebSocketSendEvent
 
 from artagent_acs.calls import AcsCall
 from artagent_acs.media import (
@@ -44,7 +45,7 @@ class DtmfCollector:
     """Keys pressed one by one, handed on as one entry: after ``#`` (not included) or once no
     key came for ``pause_s``."""
 
-    def __init__(self, submit: Callable[[str], Awaitable[None]], *, pause_s: float) -> None:
+    def __init__(self, submit: Callable[[str], Coroutine[Any, Any, None]], *, pause_s: float) -> None:
         self._submit, self.pause_s = submit, pause_s
         self._digits: list[str] = []
         self._timer: asyncio.TimerHandle | None = None
@@ -82,7 +83,7 @@ class AcsMediaChannel:
         sample_rate: int,
         media_timeout_s: float,
         metrics: AcsMetrics,
-        on_dtmf: Callable[[str], Awaitable[None]],
+        on_dtmf: Callable[[str], Coroutine[Any, Any, None]],
         on_hangup: Callable[[str], Awaitable[None]],
         on_transfer: Callable[[str | None, str], Awaitable[bool]],
         dtmf_pause_s: float = 1.5,
@@ -232,7 +233,7 @@ class AcsMediaChannel:
 
     async def _send_text(self, text: str) -> None:
         try:
-            await self._socket.send({"type": "websocket.send", "text": text})
+            await self._socket.send(WebSocketSendEvent(type="websocket.send", text=text, bytes=None))
         except Exception as exc:  # the socket is closing: the reader ends the call
             log.debug("media send on %s failed: %r", self.call.call_id, exc)
             self.end()

@@ -9,7 +9,9 @@ import msgspec
 
 __all__ = ["DEFAULT_OPENID_CONFIG", "AcsConfig"]
 
-DEFAULT_OPENID_CONFIG = "https://acscallautomation.communication.azure.com/calling/.well-known/acsopenidconfiguration"
+DEFAULT_OPENID_CONFIG = (
+    "https://acscallautomation.communication.azure.com/calling/.well-known/acsopenidconfiguration"
+)
 Seconds = Annotated[float, msgspec.Meta(gt=0)]
 
 

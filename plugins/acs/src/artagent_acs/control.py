@@ -78,7 +78,9 @@ class CallControl:
             enable_dtmf_tones=True,
         )
 
-    async def answer(self, incoming_call_context: str, callback_url: str, media_url: str, call_id: str) -> Any:
+    async def answer(
+        self, incoming_call_context: str, callback_url: str, media_url: str, call_id: str
+    ) -> Any:
         async with self.client() as client:
             return await client.answer_call(
                 incoming_call_context,

@@ -44,14 +44,14 @@ class AudioMetadata(msgspec.Struct, frozen=True, rename="camel"):
 class AudioData(msgspec.Struct, frozen=True):
     data: bytes
     timestamp: str | None = None
-    participantRawID: str | None = None  # noqa: N815 - ACS's spelling
+    participantRawID: str | None = None
     silent: bool = False
 
 
 class DtmfData(msgspec.Struct, frozen=True):
     data: str | None = None
     tone: str | None = None
-    participantRawID: str | None = None  # noqa: N815
+    participantRawID: str | None = None
 
     @property
     def digit(self) -> str:
@@ -59,15 +59,15 @@ class DtmfData(msgspec.Struct, frozen=True):
 
 
 class AudioMetadataMessage(msgspec.Struct, frozen=True, tag_field="kind", tag="AudioMetadata"):
-    audioMetadata: AudioMetadata = AudioMetadata()  # noqa: N815
+    audioMetadata: AudioMetadata = AudioMetadata()
 
 
 class AudioDataMessage(msgspec.Struct, frozen=True, tag_field="kind", tag="AudioData"):
-    audioData: AudioData  # noqa: N815
+    audioData: AudioData
 
 
 class DtmfDataMessage(msgspec.Struct, frozen=True, tag_field="kind", tag="DtmfData"):
-    dtmfData: DtmfData  # noqa: N815
+    dtmfData: DtmfData
 
 
 class HangupMessage(msgspec.Struct, frozen=True, tag_field="kind", tag="Hangup"):

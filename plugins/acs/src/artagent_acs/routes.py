@@ -9,13 +9,13 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, Router, WebSocket, post, route, websocket
-from litestar.params import FromPath
 from litestar.exceptions import (
     ClientException,
     NotAuthorizedException,
     NotFoundException,
     ServiceUnavailableException,
 )
+from litestar.params import FromPath
 
 from artagent_acs.callbacks import apply_callback
 from artagent_acs.control import CallControlUnavailable
@@ -112,7 +112,9 @@ def acs_routes(service: AcsService) -> Router:
         _check_control(service, request, "initiate")
         body: InitiateRequest = _decode(await request.body(), InitiateRequest)
         if not E164.match(body.target):
-            raise ClientException(detail=f"target: {body.target!r} is not an E.164 number (+ and 7 to 15 digits)")
+            raise ClientException(
+                detail=f"target: {body.target!r} is not an E.164 number (+ and 7 to 15 digits)"
+            )
         try:
             call = await service.initiate(body.target, _base(request))
         except CallControlUnavailable as exc:

@@ -74,8 +74,12 @@ class AcsService:
         media = f"{ws_base}{MEDIA_PATH}?call={cid}&token={self.signer.issue(call.call_id, media_purpose)}"
         return callback, media
 
-    def new_call(self, direction: Direction, *, caller: str | None, callee: str | None, events: bool = False) -> AcsCall:
-        call = AcsCall(call_id=f"acs-{uuid7()}", direction=direction, caller=caller, callee=callee, events=events)
+    def new_call(
+        self, direction: Direction, *, caller: str | None, callee: str | None, events: bool = False
+    ) -> AcsCall:
+        call = AcsCall(
+            call_id=f"acs-{uuid7()}", direction=direction, caller=caller, callee=callee, events=events
+        )
         return self.calls.add(call)
 
     # -- who may ask -------------------------------------------------------------------------
@@ -104,7 +108,9 @@ class AcsService:
         return None if self.jwt is None else await self.jwt.check(authorization)
 
     # -- what ACS or an operator asks --------------------------------------------------------
-    async def answer(self, context: str, caller: str | None, callee: str | None, request_base: str) -> AcsCall:
+    async def answer(
+        self, context: str, caller: str | None, callee: str | None, request_base: str
+    ) -> AcsCall:
         call = self.new_call("inbound", caller=caller, callee=callee)
         callback, media = self.urls(call, request_base)
         try:
@@ -113,7 +119,9 @@ class AcsService:
             self.calls.remove(call.call_id)
             raise
         self.calls.link(call, props.call_connection_id, props.server_call_id)
-        log.info("answered %s (connection %s) from %s to %s", call.call_id, call.connection_id, caller, callee)
+        log.info(
+            "answered %s (connection %s) from %s to %s", call.call_id, call.connection_id, caller, callee
+        )
         return call
 
     async def initiate(self, target: str, request_base: str) -> AcsCall:

@@ -29,7 +29,9 @@ __all__ = ["run_media_stream"]
 log = logging.getLogger(__name__)
 
 
-async def _refusal(service: AcsService, socket: WebSocket[Any, Any, Any]) -> tuple[AcsCall | None, str | None]:
+async def _refusal(
+    service: AcsService, socket: WebSocket[Any, Any, Any]
+) -> tuple[AcsCall | None, str | None]:
     call_id, token = socket.query_params.get("call"), socket.query_params.get("token")
     call = service.calls.get(call_id)
     purpose = "simulated" if call is not None and call.direction == "simulated" else "media"
@@ -50,7 +52,9 @@ async def _close(socket: WebSocket[Any, Any, Any], code: int, reason: str) -> No
         pass
 
 
-def _channel(service: AcsService, socket: WebSocket[Any, Any, Any], call: AcsCall, runtime: Any) -> AcsMediaChannel:
+def _channel(
+    service: AcsService, socket: WebSocket[Any, Any, Any], call: AcsCall, runtime: Any
+) -> AcsMediaChannel:
     c = service.config
 
     async def on_dtmf(digits: str) -> None:

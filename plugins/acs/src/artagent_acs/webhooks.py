@@ -51,7 +51,7 @@ class Identifier(msgspec.Struct, frozen=True, rename="camel"):
 
 
 class GridEvent(msgspec.Struct, frozen=True):
-    eventType: str = ""  # noqa: N815 - Event Grid schema
+    eventType: str = ""
     type: str = ""
     """The CloudEvents schema's name for it."""
     id: str = ""
@@ -63,8 +63,8 @@ class GridEvent(msgspec.Struct, frozen=True):
 
 
 class Validation(msgspec.Struct, frozen=True):
-    validationCode: str  # noqa: N815
-    validationUrl: str = ""  # noqa: N815
+    validationCode: str
+    validationUrl: str = ""
 
 
 class IncomingCall(msgspec.Struct, frozen=True, rename="camel"):

@@ -22,7 +22,9 @@ def read_wav(path: Path, rate: int) -> bytes:
     try:
         with wave.open(str(path), "rb") as wav:
             if wav.getsampwidth() != 2:
-                raise CallerAudioError(f"{path}: {8 * wav.getsampwidth()}-bit audio; a 16-bit PCM WAV is needed")
+                raise CallerAudioError(
+                    f"{path}: {8 * wav.getsampwidth()}-bit audio; a 16-bit PCM WAV is needed"
+                )
             channels, source_rate = wav.getnchannels(), wav.getframerate()
             pcm = wav.readframes(wav.getnframes())
     except (OSError, EOFError, wave.Error) as exc:

@@ -38,7 +38,7 @@ class Received:
 
 class _Message(msgspec.Struct):
     kind: str = ""
-    audioData: dict[str, Any] | None = None  # noqa: N815
+    audioData: dict[str, Any] | None = None
     event: dict[str, Any] | None = None
 
 
@@ -48,7 +48,9 @@ _decode = msgspec.json.Decoder(_Message).decode
 class MediaClient:
     """One simulated phone on one media URL. ``async with MediaClient.connect(url) as phone``."""
 
-    def __init__(self, ws: ClientConnection, *, sample_rate: int, participant: str = "4:+15550100001") -> None:
+    def __init__(
+        self, ws: ClientConnection, *, sample_rate: int, participant: str = "4:+15550100001"
+    ) -> None:
         self.ws, self.sample_rate, self.participant = ws, sample_rate, participant
         self.frame_bytes = sample_rate * 2 // 50
         self.received = Received()
@@ -56,16 +58,22 @@ class MediaClient:
         """Every caller frame sent, silence included (the caller's side of the call)."""
         self.started_at = time.monotonic()
         self.on_event: Callable[[dict[str, Any]], None] | None = None
-        self._speech: asyncio.Queue[tuple[bytes, asyncio.Future[None] | None]] = asyncio.Queue()
+        self._speech: asyncio.Queue[tuple[bytes, asyncio.Future[object] | None]] = asyncio.Queue()
         self._closed = asyncio.Event()
         self._event_arrived = asyncio.Condition()
         self._tasks: list[asyncio.Task[None]] = []
+        self._notifier: asyncio.Future[None] | None = None
         self.close_code: int | None = None
         self.close_reason: str = ""
 
     @classmethod
     async def open(
-        cls, url: str, *, sample_rate: int, headers: dict[str, str] | None = None, participant: str = "4:+15550100001"
+        cls,
+        url: str,
+        *,
+        sample_rate: int,
+        headers: dict[str, str] | None = None,
+        participant: str = "4:+15550100001",
     ) -> MediaClient:
         ws = await websockets.connect(url, additional_headers=headers, max_size=2**22)
         client = cls(ws, sample_rate=sample_rate, participant=participant)
@@ -96,12 +104,16 @@ class MediaClient:
         silence = bytes(self.frame_bytes)
         start, sent = time.monotonic(), 0
         try:
+            metadata = {
+                "subscriptionId": "simulated",
+                "encoding": "PCM",
+                "sampleRate": self.sample_rate,
+                "channels": 1,
+                "length": self.frame_bytes,
+            }
             await self.ws.send(
-                msgspec.json.encode(
-                    {"kind": "AudioMetadata", "audioMetadata": {"subscriptionId": "simulated", "encoding": "PCM",
-                     "sampleRate": self.sample_rate, "channels": 1, "length": self.frame_bytes}}
-                ).decode()
-            )  # fmt: skip
+                msgspec.json.encode({"kind": "AudioMetadata", "audioMetadata": metadata}).decode()
+            )
             while not self._closed.is_set():
                 frame, done = (silence, None) if self._speech.empty() else self._speech.get_nowait()
                 await self.ws.send(self._audio_message(frame))
@@ -119,10 +131,12 @@ class MediaClient:
         frames = [pcm[i : i + n].ljust(n, b"\x00") for i in range(0, len(pcm), n)]
         if not frames:
             return
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done: asyncio.Future[object] = asyncio.get_running_loop().create_future()
         for index, frame in enumerate(frames):
             self._speech.put_nowait((frame, done if index == len(frames) - 1 else None))
-        await asyncio.wait({done, asyncio.ensure_future(self._closed.wait())}, return_when=asyncio.FIRST_COMPLETED)
+        closed: asyncio.Future[object] = asyncio.ensure_future(self._closed.wait())
+        await asyncio.wait({done, closed}, return_when=asyncio.FIRST_COMPLETED)
+        closed.cancel()
 
     async def silence(self, seconds: float) -> None:
         await self.say(bytes(self.frame_bytes * max(1, round(seconds / FRAME_S))))
@@ -130,7 +144,9 @@ class MediaClient:
     async def dtmf(self, digits: str, *, field_name: str = "data") -> None:
         """Key ``digits``, one ``DtmfData`` message each (``field_name``: ``data`` or ``tone``)."""
         for digit in digits:
-            await self.ws.send(msgspec.json.encode({"kind": "DtmfData", "dtmfData": {field_name: digit}}).decode())
+            await self.ws.send(
+                msgspec.json.encode({"kind": "DtmfData", "dtmfData": {field_name: digit}}).decode()
+            )
             await asyncio.sleep(0.05)
 
     async def hang_up(self) -> None:
@@ -170,7 +186,7 @@ class MediaClient:
             self.received.events.append(message.event)
             if self.on_event is not None:
                 self.on_event(message.event)
-            asyncio.ensure_future(self._notify())
+            self._notifier = asyncio.ensure_future(self._notify())
         else:
             self.received.other.append(raw)
 
@@ -216,7 +232,9 @@ class MediaClient:
         def done(c: MediaClient) -> bool:
             started = len(c.events_of("playback_started"))
             answered = len(c.events_of("agent_response_generated"))
-            return answered >= started and c.agent_quiet_for() >= quiet_s and bool(c.received.audio or answered)
+            return (
+                answered >= started and c.agent_quiet_for() >= quiet_s and bool(c.received.audio or answered)
+            )
 
         return await self.wait_for(done, timeout)
 

@@ -26,7 +26,9 @@ __all__ = ["call_command"]
 
 def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", help="the server (default: [server] host and port of the configuration)")
-    parser.add_argument("--to", dest="callee", help="the number called (chooses the scenario by [agents.numbers])")
+    parser.add_argument(
+        "--to", dest="callee", help="the number called (chooses the scenario by [agents.numbers])"
+    )
     parser.add_argument("--from", dest="caller", default="+15550100001", help="the caller's number")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--wav", type=Path, help="caller audio: a 16-bit PCM WAV file, streamed as it is")
@@ -66,7 +68,9 @@ def _voice(runtime: Any) -> Any:
     return runtime.providers.create("tts", name)
 
 
-def _utterances(runtime: Any, args: argparse.Namespace) -> Callable[[], AsyncIterator[Callable[[int], Awaitable[bytes]]]]:
+def _utterances(
+    runtime: Any, args: argparse.Namespace
+) -> Callable[[], AsyncIterator[Callable[[int], Awaitable[bytes]]]]:
     from artagent_acs.simulator.audio import CallerAudioError, read_wav, synthesize
     from artagent_acs.simulator.phone import typed_lines
 

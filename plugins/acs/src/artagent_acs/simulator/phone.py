@@ -21,7 +21,13 @@ from typing import Any, TextIO
 import httpx
 import msgspec
 from artagent.agents.chat import NORMAL_ENDINGS, Printer
-from artagent.events import Event, EventCatalogue, ParticipantJoined, PlaybackInterrupted, TranscriptionReceived
+from artagent.events import (
+    Event,
+    EventCatalogue,
+    ParticipantJoined,
+    PlaybackInterrupted,
+    TranscriptionReceived,
+)
 
 from artagent_acs.simulator.audio import write_wav
 from artagent_acs.simulator.client import MediaClient
@@ -78,7 +84,9 @@ async def _start(options: CallOptions) -> dict[str, Any]:
         async with httpx.AsyncClient(timeout=10) as client:
             response = await client.post(f"{options.url}/api/v1/acs/simulate", json=body, headers=headers)
     except httpx.HTTPError as exc:
-        raise SimulatorError(f"no ARTAgent server at {options.url} ({exc}); start one with `artagent serve`") from None
+        raise SimulatorError(
+            f"no ARTAgent server at {options.url} ({exc}); start one with `artagent serve`"
+        ) from None
     if response.status_code == 404:
         raise SimulatorError(f"{options.url} has no ACS channel (is artagent-acs installed there?)")
     if response.status_code != 201:
@@ -115,7 +123,9 @@ async def place_call(
             if options.as_json:
                 out.write(msgspec.json.encode(raw).decode() + "\n")
 
-    phone = await MediaClient.open(str(started["media_url"]), sample_rate=rate, participant=f"4:{options.caller}")
+    phone = await MediaClient.open(
+        str(started["media_url"]), sample_rate=rate, participant=f"4:{options.caller}"
+    )
     phone.on_event = show
     try:
         async for make in utterances():
@@ -132,7 +142,9 @@ async def place_call(
         write_wav(options.save / "agent.wav", phone.agent_audio(), rate)
     ended = printer.ended
     if ended is None:
-        raise SimulatorError(f"the call ended without call_ended (socket closed {phone.close_code}: {phone.close_reason})")
+        raise SimulatorError(
+            f"the call ended without call_ended (socket closed {phone.close_code}: {phone.close_reason})"
+        )
     return 0 if ended.reason in NORMAL_ENDINGS else 1
 
 
