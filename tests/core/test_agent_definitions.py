@@ -234,3 +234,15 @@ def test_agents_config_naming_a_missing_scenario_is_an_error_on_its_key(tmp_path
         ConfigError, match="several scenarios are installed \\(acme, night\\): name the default"
     ):
         ScenarioSelector(AgentsConfig(), catalog)
+
+
+def test_the_wall_clock_time_zone_is_checked_at_start_up(make_config: Any) -> None:
+    from artagent.runtime import Runtime
+
+    with pytest.raises(ConfigError) as caught:
+        Runtime(make_config('[agents]\ntimezone = "Mars/Olympus"\n'))
+    assert str(caught.value) == (
+        "test.toml: agents.timezone: unknown time zone 'Mars/Olympus' (an IANA name such as America/Chicago)"
+    )
+    runtime = Runtime(make_config('[agents]\ntimezone = "America/Chicago"\n'))
+    assert str(runtime.agents.now().tzinfo) == "America/Chicago"

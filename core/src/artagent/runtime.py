@@ -7,6 +7,7 @@ the app, the CLI and the bus receive the pieces they need from it.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import os
 import socket
@@ -17,8 +18,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 from redis.exceptions import RedisError
 
+from artagent.agents.builtin import BUILTIN_TOOLS
 from artagent.agents.catalog import AgentCatalog
-from artagent.agents.layer import AgentsLayer
+from artagent.agents.layer import AgentsLayer, wall_clock_zone
 from artagent.agents.records import RedisRecordStore
 from artagent.agents.routing import ModelRouting
 from artagent.agents.selection import ScenarioSelector
@@ -27,7 +29,7 @@ from artagent.bus.outbox import Outbox
 from artagent.bus.redis import EmbeddedRedis, async_client, redis_url
 from artagent.bus.subscribers import BusConsumers, Subscription
 from artagent.calls import ActiveCalls
-from artagent.config import ConfigError, LoadedConfig
+from artagent.config import ConfigError, ConfigIssue, LoadedConfig
 from artagent.events import EventCatalogue
 from artagent.history.service import CallHistory, builtin_stores
 from artagent.history.store import StoreRegistry
@@ -162,7 +164,8 @@ class Runtime:
         """Tools, then the agent and scenario definitions checked against them, then
         ``[agents]`` checked against the scenarios: any mistake stops the start-up here."""
         try:
-            tools = ToolRegistry(self.plugins.tools(self.plugin_configs))
+            builtin = [("artagent", t) for t in BUILTIN_TOOLS]
+            tools = ToolRegistry([*builtin, *self.plugins.tools(self.plugin_configs)])
         except (TypeError, ValueError) as exc:
             raise PluginLoadError(str(exc)) from None
         catalog = AgentCatalog.load(self.plugins.agent_folders(self.plugin_configs), tools)
@@ -171,7 +174,12 @@ class Runtime:
         except ConfigError as exc:
             raise ConfigError(exc.issues, loaded.source) from None
         routing = ModelRouting(self.providers, self.config.agents.routers)
-        return AgentsLayer(catalog, tools, routing, selector, RedisRecordStore(self.redis))
+        try:
+            zone = wall_clock_zone(self.config.agents.timezone)
+        except ValueError as exc:
+            raise ConfigError([ConfigIssue("agents.timezone", str(exc))], loaded.source) from None
+        store = RedisRecordStore(self.redis)
+        return AgentsLayer(catalog, tools, routing, selector, store, now=lambda: dt.datetime.now(zone))
     def _build_history(self, loaded: LoadedConfig) -> CallHistory:
         """The call history chosen by ``[history] store`` among core's and the plugins' stores."""
         self.stores = StoreRegistry()

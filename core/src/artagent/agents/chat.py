@@ -176,6 +176,8 @@ async def _converse(
     queue = _reader(source)
     await session.until_quiet()
     while (line := await _next_line(queue, channel)) is not None:
+        if channel.closed.is_set():
+            break
         if line.strip() in QUIT:
             break
         if not line.strip():

@@ -4,6 +4,7 @@ and the conversation each call gets from them."""
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,7 +18,19 @@ from artagent.events import utc_now
 from artagent.providers import ModelProvider
 from artagent.session.conversation import Conversation, SingleAgent
 
-__all__ = ["AgentsLayer"]
+__all__ = ["AgentsLayer", "wall_clock_zone"]
+
+def wall_clock_zone(name: str) -> dt.tzinfo:
+    """The time zone ``[agents] timezone`` names (empty: this machine's); ValueError naming
+    what is wrong."""
+    if not name:
+        local = dt.datetime.now().astimezone().tzinfo
+        return local if local is not None else dt.UTC
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (an IANA name such as America/Chicago)") from None
+
 
 ASSISTANT = AgentDefinition(name="assistant", description="A helpful voice assistant")
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 from artagent.agents.definitions import FieldSpec as FormField
+
 from artagent_flows.extract import Address, ExtractContext, Extraction, Value, Vehicle
 from artagent_flows.extract import FieldSpec as UnderstoodField
 
@@ -20,7 +21,8 @@ __all__ = ["context_for", "from_json", "to_json", "understood", "validate"]
 
 def understood(field: FormField) -> UnderstoodField:
     """The form field as the extraction library reads it."""
-    options = {choice: [] for choice in field.choices} | {k: list(v) for k, v in field.options.items()}
+    options: dict[str, list[str]] = {choice: [] for choice in field.choices}
+    options |= {k: list(v) for k, v in field.options.items()}
     length = field.validation.length if field.validation else None
     return UnderstoodField(
         name=field.name,

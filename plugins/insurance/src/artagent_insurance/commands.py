@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from typing import Any
 
 from artagent.commands import Command
 from artagent.config import LoadedConfig
@@ -16,9 +17,12 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="insurance_action", required=True)
     claims = actions.add_parser("claims", help="list the claims recorded")
     claims.add_argument("--json", action="store_true", help="one JSON document per claim")
+    # Also after the action (`artagent insurance claims --config FILE`); SUPPRESS keeps a value
+    # given before it.
+    claims.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help="runtime.toml to use")
 
 
-async def _claims(loaded: LoadedConfig) -> list[dict[str, object]]:
+async def _claims(loaded: LoadedConfig) -> list[dict[str, Any]]:
     from artagent.agents.records import RedisRecordStore
     from artagent.bus.redis import connected
 

@@ -17,8 +17,9 @@ from rapidfuzz import fuzz
 
 __all__ = ["PolicyBook", "policy_book"]
 
-NAME_SCORE = 85.0
-"""The least rapidfuzz token-sort ratio at which a heard name is the policyholder's."""
+NAME_SCORE = 80.0
+"""The least rapidfuzz token-sort ratio at which a heard name is the policyholder's (the ZIP
+code must match exactly, so one or two names compete at most)."""
 
 
 def _digits(text: str | None) -> str:

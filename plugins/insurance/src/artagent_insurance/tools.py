@@ -148,7 +148,8 @@ class Fnol(msgspec.Struct, kw_only=True):
 
 def _policy_vehicle(holder: dict[str, Any], wanted: VehicleRef) -> dict[str, Any]:
     """The policy's vehicle the caller means; ToolError listing the insured ones otherwise."""
-    best, best_score = None, 0.0
+    best: dict[str, Any] | None = None
+    best_score = 0.0
     for vehicle in holder["vehicles"]:
         if wanted.year is not None and wanted.year != vehicle["year"]:
             continue
@@ -183,7 +184,7 @@ async def record_fnol(args: Fnol, ctx: ToolContext) -> dict[str, Any]:
     now = ctx.now()
     vehicle = _policy_vehicle(holder, args.vehicle)
     when = _loss_time(args.loss_datetime, now)
-    claim = {
+    claim: dict[str, Any] = {
         **msgspec.to_builtins(args),
         "policy_number": holder["policy_number"],
         "vehicle": {k: vehicle[k] for k in ("year", "make", "model", "vin")},

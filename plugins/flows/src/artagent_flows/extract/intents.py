@@ -83,7 +83,13 @@ def _close(a: str, b: str) -> bool:
         return True
     if min(len(a), len(b)) < 4:
         return False
-    return fuzz.ratio(a, b) >= WORD_MATCH or (len(a) >= 5 and (b.startswith(a) or a.startswith(b)))
+    short, long = sorted((a, b), key=len)
+    inflected = len(short) >= 4 and long.startswith(short) and long[len(short) :] in _INFLECTIONS
+    # Near spellings, not other words: "person" is not "personal", though they look alike.
+    return inflected or (fuzz.ratio(a, b) >= WORD_MATCH and abs(len(a) - len(b)) <= 1)
+
+
+_INFLECTIONS = frozenset({"s", "es", "ed", "d", "ing", "er", "ers", "ly"})
 
 
 def match_intent(

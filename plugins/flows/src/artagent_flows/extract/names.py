@@ -51,8 +51,9 @@ _STOP = frozenset(
     representative someone somebody nobody anyone wait sec second moment hold on actually meant
     mr mrs ms miss mister dr doctor
     monday tuesday wednesday thursday friday saturday sunday yesterday today tonight morning
-    afternoon evening night january february march april july august september october november
-    december""".split()
+    afternoon evening night last next week weekend month year ago around noon midnight pm o'clock
+    street avenue road drive boulevard lane highway parking lot
+    january february march april july august september october november december""".split()
 )
 _RELATIONS = frozenset(
     """wife husband son daughter mom mother dad father brother sister friend partner boyfriend
@@ -83,6 +84,8 @@ def read_name(tokens: Sequence[Token]) -> NameRead | None:
         return self_ref
     start = _after_lead_in(plain)
     parts, span = _name_words(words, plain[start].start if start < len(plain) else None)
+    if not parts and start > 0:  # "Tom Smith was driving": the lead-in came after the name
+        parts, span = _name_words(words, plain[_after_openers(plain)].start)
     if not parts:
         return None
     parts = _restated(parts) + _last_name(plain, span)
@@ -115,11 +118,18 @@ def _restated(parts: list[str]) -> list[str]:
 
 
 def _self_reference(plain: Sequence[Token]) -> NameRead | None:
-    text = texts([t for t in plain if t.text not in _OPENERS])
+    words = [t for t in plain if t.text not in _OPENERS]
+    text = texts(words)
     for phrase in _SELF:
         if text == phrase:
             return NameRead("", (plain[0].start, plain[-1].end), 0.9, is_self=True)
+    for phrase in _SELF_LEADS:  # "I was driving my Honda yesterday ...": the rest is for other fields
+        if tuple(text[: len(phrase)]) == phrase:
+            return NameRead("", (words[0].start, words[len(phrase) - 1].end), 0.85, is_self=True)
     return None
+
+
+_SELF_LEADS = phrase_list("i was driving | i was the driver | i am the driver | i'm the driver | it was me")
 
 
 def _after_lead_in(plain: Sequence[Token]) -> int:
@@ -128,10 +138,14 @@ def _after_lead_in(plain: Sequence[Token]) -> int:
         i = find_phrase(text, phrase)
         if i >= 0:
             return i + len(phrase)
+    return _after_openers(plain)
+
+
+def _after_openers(plain: Sequence[Token]) -> int:
     i = 0
     while i < len(plain) and plain[i].text in _OPENERS:
         i += 1
-    return i
+    return i if i < len(plain) else 0
 
 
 def _name_words(words: Sequence[Token], start: int | None) -> tuple[list[str], tuple[int, int]]:
