@@ -172,3 +172,25 @@ class ServerThread:
         assert not self._thread.is_alive(), "the server thread stopped"
         if self.error is not None:
             raise self.error
+
+
+class FakeSpeech:
+    """Only the fake speech providers (the installed plugins bring the agents and the model)."""
+
+    def __init__(self, utterances: Sequence[str], *, seconds_per_char: float = 0.01) -> None:
+        self.line = DeskLine(utterances, seconds_per_char=seconds_per_char)
+
+    @hookimpl
+    def register_providers(self) -> list[ProviderSpec]:
+        return [spec for spec in self.line.register_providers() if spec.kind != "model"]
+
+
+def installed_runtime(
+    make_config: Callable[..., LoadedConfig], speech: FakeSpeech, toml: str = ""
+) -> Runtime:
+    """Every installed plugin (the insurance vertical, the flows engine, ACS) plus fake speech."""
+    host = PluginHost()
+    host.load_entry_points()
+    host.register("fakespeech", speech)
+    text = '[session]\nvad = "fake"\nstt = "fake"\ntts = "fake"\n' + toml
+    return Runtime(make_config(text), host=host, load_entry_points=False)
