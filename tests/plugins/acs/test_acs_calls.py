@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable
 
 import httpx
+import websockets
 from _acs_kit import LONG_ANSWER, DeskLine, build_runtime, serving, speech
 from artagent.config import LoadedConfig
 from artagent_acs.simulator.client import MediaClient
@@ -159,3 +160,42 @@ async def test_the_caller_hanging_up_mid_sentence_ends_the_call(
         assert mine[-1]["type"] == "call_ended" and mine[-1]["reason"] == "caller_hangup"
         assert not [e for e in mine if e["type"] == "error_occurred"]
         assert mine[-1]["duration_ms"] < 8_000, "the call ended when the caller left, not at the answer's end"
+
+
+async def test_a_stream_that_goes_silent_ends_the_call_cleanly(make_config: Callable[..., LoadedConfig]) -> None:
+    runtime = build_runtime(make_config, DeskLine([]), "[plugins.acs]\nmedia_timeout_s = 0.6\n")
+    async with serving(runtime) as base:
+        call = await simulate(base)
+        async with websockets.connect(str(call["media_url"])) as ws:  # connects, then never sends
+            events = []
+            async for message in ws:
+                parsed = json.loads(message)
+                if parsed["kind"] == "ArtAgentEvent":
+                    events.append(parsed["event"])
+            assert ws.close_code == 1000
+        errors = [e for e in events if e["type"] == "error_occurred"]
+        assert errors and errors[0]["kind"] == "MediaTimeout" and errors[0]["stage"] == "media"
+        assert events[-1]["type"] == "call_ended"
+        assert call["call_id"] not in runtime.calls
+        async with httpx.AsyncClient() as client:
+            metrics = (await client.get(f"{base}/metrics")).text
+        assert "artagent_acs_media_timeouts_total 1.0" in metrics
+
+
+async def test_unmixed_audio_of_another_participant_does_not_reach_the_agent(
+    make_config: Callable[..., LoadedConfig],
+) -> None:
+    runtime = build_runtime(make_config, DeskLine(["mine"]), '[plugins.acs]\naudio_channel = "unmixed"\n')
+    async with serving(runtime) as base:
+        call = await simulate(base)
+        async with await MediaClient.open(str(call["media_url"]), sample_rate=16000) as phone:
+            assert await phone.until_agent_done()
+            other = MediaClient(phone.ws, sample_rate=16000, participant="8:acs:someone-else")
+            for frame_start in range(0, 16000 * 2, 640):  # a second of loud speech from someone else
+                await phone.ws.send(other._audio_message(speech(1.0)[frame_start : frame_start + 640]))
+            await asyncio.sleep(1.0)
+            assert not phone.events_of("speech_started"), "the other participant was not heard"
+            await phone.say(speech(0.5))  # the caller's own words are
+            assert await phone.wait_event("speech_started")
+            assert await phone.wait_for(lambda p: _said(p)[-1:] == ["You said mine."])
+            await phone.hang_up()
