@@ -33,9 +33,13 @@ async def acs_line(
 ) -> AsyncIterator[tuple[str, FakeAcs, Any]]:
     acs = FakeAcs(transfer_succeeds=succeeds)
     await acs.start()
-    toml = (f'[plugins.acs]\nendpoint = "{acs.url}"\nkey_env = "ACS_KEY"\ntransfer_target = "+18005550123"\n'
-            f'source_number = "+18005550100"\n{extra}')  # fmt: skip
-    runtime = build_runtime(make_config, DeskLine(utterances), toml, environ={"ACS_KEY": KEY})
+    toml = (f'[plugins.acs]\nendpoint = "{acs.url}"\nconnection_string_env = "ACS_CONNECTION_STRING"\n'
+            'transfer_target = "+18005550123"\n'
+            f'caller_id = "+18005550100"\n{extra}')  # fmt: skip
+    secret = f"endpoint=https://contoso-voice.communication.azure.com/;accesskey={KEY}"
+    runtime = build_runtime(
+        make_config, DeskLine(utterances), toml, environ={"ACS_CONNECTION_STRING": secret}
+    )
     try:
         async with serving(runtime) as base:
             yield base, acs, runtime

@@ -162,7 +162,9 @@ async def test_the_caller_hanging_up_mid_sentence_ends_the_call(
         assert mine[-1]["duration_ms"] < 8_000, "the call ended when the caller left, not at the answer's end"
 
 
-async def test_a_stream_that_goes_silent_ends_the_call_cleanly(make_config: Callable[..., LoadedConfig]) -> None:
+async def test_a_stream_that_goes_silent_ends_the_call_cleanly(
+    make_config: Callable[..., LoadedConfig],
+) -> None:
     runtime = build_runtime(make_config, DeskLine([]), "[plugins.acs]\nmedia_timeout_s = 0.6\n")
     async with serving(runtime) as base:
         call = await simulate(base)

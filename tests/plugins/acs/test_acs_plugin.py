@@ -7,12 +7,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import artagent_acs.hooks
 import pytest
 from artagent.config import ConfigError, LoadedConfig
 from artagent.plugins import PluginHost
 from artagent.runtime import Runtime
-
-import artagent_acs.hooks
 
 
 def test_entry_point_is_discovered() -> None:
@@ -32,7 +31,10 @@ def test_entry_point_is_discovered() -> None:
         ("media_timeout_s = 0", "plugins.acs.media_timeout_s"),
         ('control_access = "anyone"', "plugins.acs.control_access"),
         ("trasnfer_target = '+1'", "plugins.acs.trasnfer_target: unknown key"),
-        ('key_env = "NOT_SET_ANYWHERE"', "plugins.acs.key_env: environment variable NOT_SET_ANYWHERE is not set"),
+        (
+            'key_env = "NOT_SET_ANYWHERE"',
+            "plugins.acs.key_env: environment variable NOT_SET_ANYWHERE is not set",
+        ),
     ],
 )
 def test_a_bad_table_is_an_error_naming_the_key(
@@ -51,3 +53,16 @@ def test_artagent_call_is_a_command() -> None:
     assert done.returncode == 0
     for option in ("--wav", "--say", "--script", "--interrupt", "--json", "--save", "--to"):
         assert option in done.stdout
+
+
+def test_a_connection_string_that_is_not_one_is_named_when_a_call_needs_it() -> None:
+    from artagent_acs.config import AcsConfig
+    from artagent_acs.control import CallControlUnavailable
+    from artagent_acs.service import AcsService
+
+    service = AcsService(AcsConfig(connection_string_env="ACS_CS"), {"connection_string_env": "junk"})
+    assert service.control.enabled
+    with pytest.raises(
+        CallControlUnavailable, match=r"plugins\.acs\.connection_string_env: the variable does not"
+    ):
+        service.control.client()

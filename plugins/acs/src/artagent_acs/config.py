@@ -19,9 +19,13 @@ class AcsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     endpoint: str = ""
     """The ACS resource, ``https://<name>.communication.azure.com``. Empty: no call control
     (answer, initiate, transfer and hang-up answer 503); simulated calls still work."""
+    connection_string_env: str = ""
+    """Environment variable holding the resource's connection string
+    (``endpoint=https://...;accesskey=...``): its access key signs the requests, and its endpoint
+    serves when ``endpoint`` is empty."""
     key_env: str = ""
-    """Environment variable holding the resource's access key; empty: Microsoft Entra ID
-    (DefaultAzureCredential: managed identity, workload identity, ``az login``)."""
+    """Or: environment variable holding the resource's access key alone. With neither,
+    Microsoft Entra ID (DefaultAzureCredential: managed identity, workload identity, ``az login``)."""
     public_url: str = ""
     """This server's base URL as ACS reaches it (``https://abc-8080.devtunnels.ms``): callback
     and media URLs are built on it. Empty: the base URL of the request being served."""
@@ -29,8 +33,8 @@ class AcsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     """PCM mono rate of the media stream (``pcm16KMono`` or ``pcm24KMono``)."""
     audio_channel: Literal["mixed", "unmixed"] = "mixed"
     """``unmixed``: one stream per participant; only the caller's reaches the agent."""
-    source_number: str = ""
-    """E.164 number outbound calls come from (required by ``POST /api/v1/calls/initiate``)."""
+    caller_id: str = ""
+    """The resource's E.164 number outbound calls come from (``POST /api/v1/calls/initiate``)."""
     transfer_target: str = ""
     """Where an escalated call goes: an E.164 number (``+18005550100``) or an ACS user
     (``8:acs:...``). Empty: the agent apologises that it cannot transfer."""

@@ -38,17 +38,33 @@ def identifier(target: str) -> CommunicationIdentifier:
 
 
 class CallControl:
-    def __init__(self, config: AcsConfig, key: str | None) -> None:
-        self.config, self._key = config, key
+    def __init__(self, config: AcsConfig, key: str | None, connection_string: str | None = None) -> None:
+        self.config, self._key, self._connection_string = config, key, connection_string
+        self.endpoint = config.endpoint
         self._credential: Any = None
 
     @property
     def enabled(self) -> bool:
-        return bool(self.config.endpoint)
+        return bool(self.endpoint or self._connection_string)
+
+    def _read_connection_string(self) -> None:
+        """The connection string's key (and endpoint), read when call control is first used."""
+        from azure.communication.callautomation._shared.utils import parse_connection_str
+
+        try:
+            endpoint, self._key = parse_connection_str(self._connection_string)
+        except ValueError:
+            raise CallControlUnavailable(
+                "plugins.acs.connection_string_env: the variable does not hold a connection string "
+                "(endpoint=https://...;accesskey=...)"
+            ) from None
+        self.endpoint, self._connection_string = self.endpoint or endpoint, None
 
     def client(self) -> CallAutomationClient:
         """A new client: use it as ``async with`` (it closes its connections on exit)."""
-        if not self.config.endpoint:
+        if self._connection_string:
+            self._read_connection_string()
+        if not self.endpoint:
             raise CallControlUnavailable("no ACS resource is configured (plugins.acs.endpoint)")
         from azure.communication.callautomation.aio import CallAutomationClient
 
@@ -61,7 +77,7 @@ class CallControl:
                 from azure.identity.aio import DefaultAzureCredential
 
                 self._credential = DefaultAzureCredential()
-        return CallAutomationClient(self.config.endpoint, self._credential)
+        return CallAutomationClient(self.endpoint, self._credential)
 
     def _streaming(self, media_url: str) -> Any:
         from azure.communication.callautomation import MediaStreamingOptions
@@ -92,7 +108,7 @@ class CallControl:
     async def create(self, target: str, callback_url: str, media_url: str, call_id: str) -> Any:
         from azure.communication.callautomation import PhoneNumberIdentifier
 
-        source = PhoneNumberIdentifier(self.config.source_number) if self.config.source_number else None
+        source = PhoneNumberIdentifier(self.config.caller_id) if self.config.caller_id else None
         async with self.client() as client:
             return await client.create_call(
                 identifier(target),

@@ -50,7 +50,9 @@ class AcsService:
         )
         self.eventgrid_secret = _secret(secrets, "eventgrid_secret_env")
         self.control_token = _secret(secrets, "control_token_env")
-        self.control = CallControl(config, _secret(secrets, "key_env"))
+        self.control = CallControl(
+            config, _secret(secrets, "key_env"), _secret(secrets, "connection_string_env")
+        )
         self.calls = CallBook(stale_s=max(120.0, config.media_timeout_s * 6))
         self._metrics: AcsMetrics | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -125,7 +127,7 @@ class AcsService:
         return call
 
     async def initiate(self, target: str, request_base: str) -> AcsCall:
-        call = self.new_call("outbound", caller=self.config.source_number or None, callee=target)
+        call = self.new_call("outbound", caller=self.config.caller_id or None, callee=target)
         callback, media = self.urls(call, request_base)
         try:
             props = await self.control.create(target, callback, media, call.call_id)
