@@ -201,3 +201,16 @@ async def test_unmixed_audio_of_another_participant_does_not_reach_the_agent(
             assert await phone.wait_event("speech_started")
             assert await phone.wait_for(lambda p: _said(p)[-1:] == ["You said mine."])
             await phone.hang_up()
+
+
+async def test_silent_frames_without_data_still_end_the_callers_turn(
+    make_config: Callable[..., LoadedConfig],
+) -> None:
+    async with serving(build_runtime(make_config, DeskLine(["quiet please"]))) as base:
+        call = await simulate(base)
+        async with await MediaClient.open(str(call["media_url"]), sample_rate=16000) as phone:
+            phone.silence_without_data = True
+            assert await phone.until_agent_done()
+            await phone.say(speech(0.5))
+            assert await phone.wait_for(lambda p: _said(p)[-1:] == ["You said quiet please."])
+            await phone.hang_up()

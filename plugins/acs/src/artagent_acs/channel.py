@@ -111,6 +111,7 @@ class AcsMediaChannel:
         self._out = Resampler(RATE, rate) if rate != RATE else None
         self._in_frames = FrameSplitter(RATE)
         self._out_frames = FrameSplitter(rate)
+        self._silence = bytes(rate * 2 // 50)
 
     def start(self) -> None:
         self._tasks = [
@@ -172,8 +173,8 @@ class AcsMediaChannel:
                 self._caller = who
             elif who != self._caller:
                 return  # unmixed audio of another participant (a transfer target joining)
-        pcm = audio.data
-        if len(pcm) % 2:
+        pcm = audio.data or (self._silence if audio.silent else b"")
+        if not pcm or len(pcm) % 2:
             self._metrics.rejected.labels("malformed").inc()
             return
         self._audio_count += 1

@@ -42,7 +42,8 @@ class AudioMetadata(msgspec.Struct, frozen=True, rename="camel"):
 
 
 class AudioData(msgspec.Struct, frozen=True):
-    data: bytes
+    data: bytes = b""
+    """Empty (or absent) with ``silent``: a frame of silence."""
     timestamp: str | None = None
     participantRawID: str | None = None
     silent: bool = False

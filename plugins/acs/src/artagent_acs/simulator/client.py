@@ -52,6 +52,8 @@ class MediaClient:
         self, ws: ClientConnection, *, sample_rate: int, participant: str = "4:+15550100001"
     ) -> None:
         self.ws, self.sample_rate, self.participant = ws, sample_rate, participant
+        self.silence_without_data = False
+        """Send silent frames as ``{"silent": true}`` with no ``data``."""
         self.frame_bytes = sample_rate * 2 // 50
         self.received = Received()
         self.sent: list[bytes] = []
@@ -91,13 +93,15 @@ class MediaClient:
 
     # -- sending ------------------------------------------------------------------------------
     def _audio_message(self, pcm: bytes) -> str:
-        data = base64.b64encode(pcm).decode()
-        silent = "true" if not any(pcm) else "false"
-        return (
-            '{"kind":"AudioData","audioData":{"data":"' + data + '","timestamp":"'
-            + time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + '","participantRawID":"'
-            + self.participant + '","silent":' + silent + "}}"
-        )  # fmt: skip
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        head = '{"kind":"AudioData","audioData":{"timestamp":"' + stamp + '","participantRawID":"'
+        if not any(pcm):
+            if self.silence_without_data:  # the flag alone: the channel must still count it as 20 ms
+                return head + self.participant + '","silent":true}}'
+            return (
+                head + self.participant + '","silent":true,"data":"' + base64.b64encode(pcm).decode() + '"}}'
+            )
+        return head + self.participant + '","silent":false,"data":"' + base64.b64encode(pcm).decode() + '"}}'
 
     async def _pace(self) -> None:
         """An AudioData every 20 ms, from the speech queue or silence, on a fixed schedule."""
