@@ -91,6 +91,10 @@ async def test_callbacks_and_event_grid_refuse_what_is_not_signed(
         assert ok.status_code == 200 and ok.json() == {"validationResponse": "v1"}
         ok = await client.post(answer, json=validation, headers={"X-ArtAgent-Secret": "s3cret"})
         assert ok.status_code == 200
+        # The CloudEvents schema's handshake asks which origins may deliver.
+        options = await client.options(answer, headers={"WebHook-Request-Origin": "eventgrid.azure.net"})
+        assert options.status_code == 200
+        assert options.headers["webhook-allowed-origin"] == "eventgrid.azure.net"
         # A secret but no ACS resource: the incoming call cannot be answered here.
         unavailable = await client.post(f"{answer}?secret=s3cret", json=[INCOMING])
         assert unavailable.status_code == 503 and "plugins.acs.endpoint" in unavailable.json()["detail"]

@@ -170,9 +170,14 @@ def test_artagent_call_against_artagent_serve(data_dir: Path, fake_distribution:
         done = subprocess.run([artagent, "call", "--config", str(config), "--url", url,
                                "--say", "I would like a quote", "--save", str(data_dir / "saved")],
                               capture_output=True, text=True, env=env, timeout=60)  # fmt: skip
+        typed = subprocess.run([artagent, "call", "--config", str(config), "--url", url],
+                               input="I would like a quote\n/quit\n", capture_output=True, text=True,
+                               env=env, timeout=60)  # fmt: skip
     finally:
         server.terminate()
         server.wait(timeout=30)
+    assert typed.returncode == 0, typed.stderr
+    assert "[assistant] You said i would like a quote." in typed.stdout.splitlines()
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         "[assistant] Thanks for calling the quote line.",

@@ -78,10 +78,17 @@ def _base(request: AnyRequest) -> str:
 def acs_routes(service: AcsService) -> Router:
     c = service.config
 
-    @post("/calls/answer", status_code=200)
-    async def answer(request: AnyRequest) -> dict[str, Any]:
+    @route("/calls/answer", http_method=["POST", "OPTIONS"], status_code=200)
+    async def answer(request: AnyRequest) -> Response[Any]:
         """Event Grid's webhook: the subscription validation handshake, then
-        ``Microsoft.Communication.IncomingCall`` events, each answered with media streaming."""
+        ``Microsoft.Communication.IncomingCall`` events, each answered with media streaming.
+        ``OPTIONS`` is the CloudEvents schema's handshake (which origins may deliver)."""
+        if request.method == "OPTIONS":
+            origin = request.headers.get("webhook-request-origin", "")
+            return Response(None, headers={"WebHook-Allowed-Origin": origin, "WebHook-Allowed-Rate": "*"})
+        return Response(await _deliveries(request))
+
+    async def _deliveries(request: AnyRequest) -> dict[str, Any]:
         reason = service.eventgrid_refusal(
             request.query_params.get(c.eventgrid_secret_param), request.headers.get(c.eventgrid_secret_header)
         )
@@ -99,12 +106,6 @@ def acs_routes(service: AcsService) -> Router:
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise ClientException(detail=f"invalid Event Grid delivery: {exc}") from None
         return {"answered": answered}
-
-    @route("/calls/answer", http_method=["OPTIONS"], status_code=200, include_in_schema=False)
-    async def answer_handshake(request: AnyRequest) -> Response[None]:
-        """The CloudEvents webhook handshake (Event Grid with the CloudEvents schema)."""
-        origin = request.headers.get("webhook-request-origin", "")
-        return Response(None, headers={"WebHook-Allowed-Origin": origin, "WebHook-Allowed-Rate": "*"})
 
     @post("/calls/initiate", status_code=201)
     async def initiate(request: AnyRequest) -> dict[str, Any]:
@@ -172,7 +173,7 @@ def acs_routes(service: AcsService) -> Router:
         ``AudioData``, ``StopAudio`` out)."""
         await run_media_stream(service, socket)
 
-    handlers = [answer, answer_handshake, initiate, callbacks, hangup, simulate, media_stream]
+    handlers = [answer, initiate, callbacks, hangup, simulate, media_stream]
     return Router(path="/api/v1", route_handlers=handlers, tags=["acs"])
 
 
