@@ -131,7 +131,7 @@ class Bystander:
 @pytest.fixture(scope="module")
 def fuzzed(live: ServerThread) -> Iterator[ClientConnection]:
     call = _simulate(live.base)
-    with connect(call["media_url"]) as ws:
+    with connect(call["media_url"], max_queue=None) as ws:  # read everything: no back-pressure
         yield ws
 
 
