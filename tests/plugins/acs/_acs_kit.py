@@ -101,7 +101,8 @@ def build_runtime(
         '[session]\ngreeting = "Hello, this is the test desk."\n'
         "idle_reprompt_s = 600.0\nidle_hangup_s = 1200.0\n"
         'model = "scripted"\n[session.turn]\nmin_delay_s = 0.2\nmax_delay_s = 0.4\n'
-        '[agents]\nrouters = ["scripted"]\n' + toml
+        '[agents]\nrouters = ["scripted"]\nscenario = "desk"\n'
+        '[agents.numbers]\n"+18005550199" = "night"\n' + toml
     )
     host = PluginHost()
     host.register("acs", artagent_acs.hooks)

@@ -214,3 +214,15 @@ async def test_silent_frames_without_data_still_end_the_callers_turn(
             await phone.say(speech(0.5))
             assert await phone.wait_for(lambda p: _said(p)[-1:] == ["You said quiet please."])
             await phone.hang_up()
+
+
+async def test_the_number_called_chooses_the_scenario(make_config: Callable[..., LoadedConfig]) -> None:
+    async with serving(build_runtime(make_config, DeskLine([]))) as base:
+        for number, greeting in (("+18005550199", "Night line, how can I help?"),
+                                 ("+18005550100", "Hello, this is the test desk.")):  # fmt: skip
+            call = await simulate(base, callee=number)
+            async with await MediaClient.open(str(call["media_url"]), sample_rate=16000) as phone:
+                assert await phone.until_agent_done()
+                assert _said(phone) == [greeting]
+                await phone.hang_up()
+                assert await phone.closed_within(5)
