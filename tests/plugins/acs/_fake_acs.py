@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import ssl
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,10 @@ class FakeCall:
 class FakeAcs:
     transfer_succeeds: bool = True
     bearer: Any = None
+    tls: ssl.SSLContext | None = None
+    """Serve over TLS (Entra ID tokens are only ever sent over https)."""
+    entra_tokens: set[str] = field(default_factory=set)
+    """Microsoft Entra ID tokens accepted (``Authorization: Bearer``) instead of an HMAC signature."""
     """A function returning ACS's JWT, sent on callbacks and the media handshake (None: none)."""
     requests: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     """(method, path, JSON body) of every signed request, in order."""
@@ -55,6 +60,8 @@ class FakeAcs:
     # -- the signature -----------------------------------------------------------------------
     def _verify(self, request: web.Request, body: bytes) -> str | None:
         auth = request.headers.get("Authorization", "")
+        if auth.startswith("Bearer "):
+            return None if auth[len("Bearer ") :] in self.entra_tokens else "unknown Entra ID token"
         date, content_hash = (
             request.headers.get("x-ms-date", ""),
             request.headers.get("x-ms-content-sha256", ""),
@@ -176,10 +183,10 @@ class FakeAcs:
         app.router.add_post("/calling/recordings", self._record)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.tls)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"{'https' if self.tls else 'http'}://127.0.0.1:{port}"
         return self.url
 
     async def stop(self) -> None:

@@ -4,13 +4,20 @@ Event Grid answers, outbound calls, callbacks, transfer, recording, hang-up."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import ipaddress
+import ssl
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from _acs_kit import DeskLine, build_runtime, serving, speech
 from _fake_acs import KEY, FakeAcs
+from aiohttp import web
 from artagent.config import LoadedConfig
 
 INCOMING = {
@@ -179,3 +186,83 @@ async def call_events(runtime: Any, call_id: str) -> list[dict[str, Any]]:
     await runtime.outbox.flush()
     entries = await runtime.redis.xrange(runtime.config.bus.stream)
     return [e for e in (json.loads(f[b"event"]) for _, f in entries) if e["call_id"] == call_id]
+
+
+@pytest.fixture
+def tls(tmp_path: Path) -> tuple[ssl.SSLContext, Path]:
+    """A self-signed certificate for 127.0.0.1, and the file to trust it by."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                       critical=False)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    return context, tmp_path / "cert.pem"
+
+
+@pytest.fixture
+async def managed_identity(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[list[dict[str, str]]]:
+    """A managed identity endpoint as Container Apps provide it (IDENTITY_ENDPOINT and
+    IDENTITY_HEADER), issuing ``entra-token-7``; yields the requests it served."""
+    served: list[dict[str, str]] = []
+
+    async def token(request: web.Request) -> web.Response:
+        if request.headers.get("X-IDENTITY-HEADER") != "identity-secret":
+            return web.json_response({"error": "bad header"}, status=401)
+        served.append(dict(request.query))
+        body = {"access_token": "entra-token-7", "expires_on": str(int(time.time()) + 3600),
+                "resource": request.query["resource"], "token_type": "Bearer"}  # fmt: skip
+        return web.json_response(body)
+
+    app = web.Application()
+    app.router.add_get("/msi/token", token)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    for name in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("IDENTITY_ENDPOINT", f"http://127.0.0.1:{port}/msi/token")
+    monkeypatch.setenv("IDENTITY_HEADER", "identity-secret")
+    yield served
+    await runner.cleanup()
+
+
+async def test_without_a_key_call_control_signs_in_with_entra_id(
+    make_config: Callable[..., LoadedConfig],
+    tls: tuple[ssl.SSLContext, Path],
+    managed_identity: list[dict[str, str]],
+) -> None:
+    acs = FakeAcs(tls=tls[0], entra_tokens={"entra-token-7"})
+    await acs.start()
+    toml = f'[plugins.acs]\nendpoint = "{acs.url}"\ntls_ca_file = "{tls[1]}"\n'
+    try:
+        async with serving(build_runtime(make_config, DeskLine([]), toml)) as base:
+            async with httpx.AsyncClient() as client:
+                made = await client.post(f"{base}/api/v1/calls/initiate", json={"target": "+15550100001"})
+            assert made.status_code == 201, made.text
+            [fake] = acs.calls.values()
+            assert await wait_until(lambda: fake.phone is not None and bool(fake.phone.received.audio))
+    finally:
+        await acs.stop()
+    assert acs.refused == [] and len(acs.requests) == 1
+    assert [q["resource"] for q in managed_identity] == ["https://communication.azure.com/"]

@@ -26,6 +26,9 @@ class AcsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     key_env: str = ""
     """Or: environment variable holding the resource's access key alone. With neither,
     Microsoft Entra ID (DefaultAzureCredential: managed identity, workload identity, ``az login``)."""
+    tls_ca_file: str = ""
+    """A CA bundle (PEM) to trust for the ACS endpoint, e.g. behind a TLS-inspecting proxy;
+    empty: the system's certificate authorities."""
     public_url: str = ""
     """This server's base URL as ACS reaches it (``https://abc-8080.devtunnels.ms``): callback
     and media URLs are built on it. Empty: the base URL of the request being served."""

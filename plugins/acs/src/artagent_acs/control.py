@@ -77,7 +77,10 @@ class CallControl:
                 from azure.identity.aio import DefaultAzureCredential
 
                 self._credential = DefaultAzureCredential()
-        return CallAutomationClient(self.endpoint, self._credential)
+        tls: dict[str, Any] = (
+            {"connection_verify": self.config.tls_ca_file} if self.config.tls_ca_file else {}
+        )
+        return CallAutomationClient(self.endpoint, self._credential, **tls)
 
     def _streaming(self, media_url: str) -> Any:
         from azure.communication.callautomation import MediaStreamingOptions
