@@ -1,0 +1,1 @@
+"""ARTAgent channel for Azure Communication Services phone calls, and the `artagent call` simulator."""

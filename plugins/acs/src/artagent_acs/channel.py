@@ -1,0 +1,291 @@
+"""One call's ACS media WebSocket as a :class:`~artagent.providers.MediaChannel`.
+
+A reader task turns the socket's messages into 20 ms 16 kHz caller frames (resampled from
+24 kHz when the stream is), DTMF digits and the caller's hang-up; a watchdog ends the call when
+the stream goes silent (ACS sends audio every 20 ms, silence included, so no message at all
+means the stream is dead). Agent frames go out as ``AudioData`` (resampled to the stream's
+rate), barge-in as ``StopAudio``. A message that cannot be read is counted and skipped: it
+never ends the call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import Any
+
+from artagent.audio import FrameSplitter, Resampler
+from artagent.events import ErrorOccurred, Event
+from litestar import WebSocket
+from litestar.types import WebSocketSendEvent
+
+from artagent_acs.calls import AcsCall
+from artagent_acs.media import (
+    STOP_AUDIO,
+    AudioDataMessage,
+    AudioMetadataMessage,
+    DtmfDataMessage,
+    HangupMessage,
+    MediaDecodeError,
+    decode_inbound,
+    encode_audio,
+    encode_event,
+)
+from artagent_acs.metrics import AcsMetrics
+
+__all__ = ["AcsMediaChannel", "DtmfCollector"]
+
+log = logging.getLogger(__name__)
+RATE = 16_000
+FRAME_BYTES = 640
+
+
+class DtmfCollector:
+    """Keys pressed one by one, handed on as one entry: after ``#`` (not included) or once no
+    key came for ``pause_s``."""
+
+    def __init__(self, submit: Callable[[str], Coroutine[Any, Any, None]], *, pause_s: float) -> None:
+        self._submit, self.pause_s = submit, pause_s
+        self._digits: list[str] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def key(self, digit: str) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if digit == "#":
+            self._flush()
+            return
+        self._digits.append(digit)
+        self._timer = asyncio.get_running_loop().call_later(self.pause_s, self._flush)
+
+    def _flush(self) -> None:
+        digits, self._digits, self._timer = "".join(self._digits), [], None
+        if digits:
+            task = asyncio.get_running_loop().create_task(self._submit(digits), name="dtmf")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+
+class AcsMediaChannel:
+    """The media side of one call. ``start()`` once the socket is accepted, ``close()`` at the end."""
+
+    def __init__(
+        self,
+        socket: WebSocket[Any, Any, Any],
+        call: AcsCall,
+        *,
+        sample_rate: int,
+        media_timeout_s: float,
+        metrics: AcsMetrics,
+        on_dtmf: Callable[[str], Coroutine[Any, Any, None]],
+        on_hangup: Callable[[str], Awaitable[None]],
+        on_transfer: Callable[[str | None, str], Awaitable[bool]],
+        dtmf_pause_s: float = 1.5,
+    ) -> None:
+        self._socket, self.call, self._metrics = socket, call, metrics
+        self._media_timeout_s = media_timeout_s
+        self._on_hangup, self._on_transfer = on_hangup, on_transfer
+        self._dtmf = DtmfCollector(on_dtmf, pause_s=dtmf_pause_s)
+        self._frames: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._outgoing: asyncio.Queue[str | None] = asyncio.Queue()
+        self._loop = asyncio.get_running_loop()
+        self._last_message = self._loop.time()
+        self._audio_count = 0
+        self._caller: str | None = None
+        self.closed = False
+        self.timed_out = False
+        self.hangup_reason: str | None = None
+        self._set_rate(sample_rate)
+
+    def _set_rate(self, rate: int) -> None:
+        """The stream's rate (from config, then from ``AudioMetadata``)."""
+        self.sample_rate = rate
+        self._in = Resampler(rate, RATE) if rate != RATE else None
+        self._out = Resampler(RATE, rate) if rate != RATE else None
+        self._in_frames = FrameSplitter(RATE)
+        self._out_frames = FrameSplitter(rate)
+        self._silence = bytes(rate * 2 // 50)
+
+    def start(self) -> None:
+        self._tasks = [
+            self._loop.create_task(self._read(), name=f"acs-media-{self.call.call_id}"),
+            self._loop.create_task(self._watch(), name=f"acs-watchdog-{self.call.call_id}"),
+            self._loop.create_task(self._write_events(), name=f"acs-events-{self.call.call_id}"),
+        ]
+
+    # -- inbound -----------------------------------------------------------------------------
+    async def _read(self) -> None:
+        receive = self._socket.receive
+        try:
+            while True:
+                message = await receive()
+                if message["type"] != "websocket.receive":
+                    break
+                self._last_message = self._loop.time()
+                data = message.get("text") or message.get("bytes")
+                if not data:
+                    self._metrics.rejected.labels("empty").inc()
+                    continue
+                if not self._handle(data):
+                    break
+        except Exception as exc:  # the socket went away under us
+            log.debug("media socket of %s ended: %r", self.call.call_id, exc)
+        finally:
+            self.end()
+
+    def _handle(self, data: str | bytes) -> bool:
+        """One message; False when the caller hung up (simulated ``Hangup``)."""
+        try:
+            message = decode_inbound(data)
+        except MediaDecodeError as exc:
+            self._metrics.rejected.labels(exc.reason).inc()
+            return True
+        if type(message) is AudioDataMessage:
+            self._audio(message)
+        elif type(message) is DtmfDataMessage:
+            self._metrics.messages.labels("DtmfData").inc()
+            digit = message.dtmfData.digit
+            if len(digit) == 1 and digit in "0123456789*#ABCD":
+                self._dtmf.key(digit)
+            else:
+                self._metrics.rejected.labels("malformed").inc()
+        elif type(message) is AudioMetadataMessage:
+            self._metrics.messages.labels("AudioMetadata").inc()
+            rate = message.audioMetadata.sample_rate
+            if rate in (16000, 24000) and rate != self.sample_rate:
+                self._set_rate(rate)
+        elif type(message) is HangupMessage:
+            return False
+        return True
+
+    def _audio(self, message: AudioDataMessage) -> None:
+        audio = message.audioData
+        who = audio.participantRawID
+        if who is not None:
+            if self._caller is None:
+                self._caller = who
+            elif who != self._caller:
+                return  # unmixed audio of another participant (a transfer target joining)
+        pcm = audio.data or (self._silence if audio.silent else b"")
+        if not pcm or len(pcm) % 2:
+            self._metrics.rejected.labels("malformed").inc()
+            return
+        self._audio_count += 1
+        if self._in is not None:
+            pcm = self._in.process(pcm)
+        if len(pcm) == FRAME_BYTES and not self._in_frames.pending:
+            self._frames.put_nowait(pcm)
+            return
+        for frame in self._in_frames.feed(pcm):
+            self._frames.put_nowait(frame)
+
+    async def _watch(self) -> None:
+        """End the call when the stream has sent nothing for ``media_timeout_s``."""
+        timeout = self._media_timeout_s
+        while not self.closed:
+            await asyncio.sleep(min(1.0, timeout / 4))
+            self._count()
+            if self._loop.time() - self._last_message > timeout:
+                self.timed_out = True
+                self._metrics.media_timeouts.inc()
+                self._report("MediaTimeout", f"the media stream sent nothing for {timeout:g} s")
+                self.end()
+                return
+
+    def _count(self) -> None:
+        if self._audio_count:
+            self._metrics.messages.labels("AudioData").inc(self._audio_count)
+            self._audio_count = 0
+
+    def end(self) -> None:
+        """The caller is gone (or the call is over): frames() ends after what was received."""
+        if not self.closed:
+            self.closed = True
+            self._dtmf.close()
+            self._frames.put_nowait(None)
+
+    async def frames(self) -> AsyncIterator[bytes]:
+        while (frame := await self._frames.get()) is not None:
+            yield frame
+
+    # -- outbound ----------------------------------------------------------------------------
+    async def send(self, frame: bytes) -> None:
+        if self.closed:
+            return  # the caller is gone; the session notices through frames()
+        if self._out is None:
+            await self._send_text(encode_audio(frame))
+            return
+        for out in self._out_frames.feed(self._out.process(frame)):
+            await self._send_text(encode_audio(out))
+
+    async def flush(self) -> None:
+        if self._out is not None:
+            self._out.reset()
+            self._out_frames.clear()
+        if not self.closed:
+            await self._send_text(STOP_AUDIO)
+
+    async def _send_text(self, text: str) -> None:
+        try:
+            await self._socket.send(WebSocketSendEvent(type="websocket.send", text=text, bytes=None))
+        except Exception as exc:  # the socket is closing: the reader ends the call
+            log.debug("media send on %s failed: %r", self.call.call_id, exc)
+            self.end()
+
+    async def hangup(self, reason: str) -> None:
+        """The agent ends the call: hang up on ACS (for everyone), then end the stream."""
+        if self.hangup_reason is None:
+            self.hangup_reason = reason
+            try:
+                await self._on_hangup(reason)
+            finally:
+                self.end()
+
+    async def transfer(self, target: str | None, reason: str) -> bool:
+        """Hand the call to a human; True once ACS accepted (our leg then ends)."""
+        done = await self._on_transfer(target, reason)
+        if done:
+            self.end()
+        return done
+
+    # -- events to a simulated caller --------------------------------------------------------
+    def observe(self, event_json: bytes) -> None:
+        """Queue one of the call's events for the simulator (never blocks the publisher)."""
+        self._outgoing.put_nowait(encode_event(event_json))
+
+    async def _write_events(self) -> None:
+        while (text := await self._outgoing.get()) is not None:
+            await self._send_text(text)
+
+    async def finish_events(self, timeout_s: float = 2.0) -> None:
+        """Deliver the events still queued (``call_ended`` last), then stop the writer."""
+        self._outgoing.put_nowait(None)
+        writer = self._tasks[2] if len(self._tasks) > 2 else None
+        if writer is not None:
+            await asyncio.wait({writer}, timeout=timeout_s)
+
+    def _report(self, kind: str, message: str) -> None:
+        self.call.emit(ErrorOccurred, kind=kind, message=message, stage="media", recoverable=False)
+
+    async def close(self) -> None:
+        self.end()
+        self._count()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def event_observer(channel: AcsMediaChannel, encode: Callable[[Event], bytes]) -> Callable[[Event], None]:
+    """The launcher's observer for a simulated call that asked for its events."""
+
+    def observe(event: Event) -> None:
+        channel.observe(encode(event))
+
+    return observe

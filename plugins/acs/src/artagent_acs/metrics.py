@@ -1,0 +1,48 @@
+"""Prometheus metrics of the ACS channel, in the runtime's registry (exported at ``/metrics``)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+__all__ = ["AcsMetrics"]
+
+
+class AcsMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.messages = Counter(
+            "artagent_acs_media_messages",
+            "Media WebSocket messages received, by kind.",
+            ["kind"],
+            registry=registry,
+        )
+        self.rejected = Counter(
+            "artagent_acs_media_rejected_messages",
+            "Media messages that were not understood (malformed, unknown_kind, binary) and skipped.",
+            ["reason"],
+            registry=registry,
+        )
+        self.refused = Counter(
+            "artagent_acs_refused_requests",
+            "Requests refused (401 or WebSocket close 1008), by endpoint.",
+            ["endpoint"],
+            registry=registry,
+        )
+        self.callbacks = Counter(
+            "artagent_acs_callback_events",
+            "Call Automation events received on the callback URL, by type.",
+            ["type"],
+            registry=registry,
+        )
+        self.media_timeouts = Counter(
+            "artagent_acs_media_timeouts",
+            "Calls ended because their media stream went silent (no messages at all).",
+            registry=registry,
+        )
+        self.streams = Gauge(
+            "artagent_acs_media_streams", "Media WebSockets open on this worker.", registry=registry
+        )
+        self._audio = self.messages.labels("AudioData")
+
+    def audio(self) -> None:
+        """The per-frame counter, resolved once."""
+        self._audio.inc()

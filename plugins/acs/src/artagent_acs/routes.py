@@ -1,0 +1,190 @@
+"""The ACS channel's HTTP and WebSocket endpoints (the accelerator's paths, so its users can
+switch): Event Grid's webhook, outbound calls, Call Automation's callbacks, hang-up, the media
+stream, and simulated calls for ``artagent call``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, Response, Router, WebSocket, post, route, websocket
+from litestar.exceptions import (
+    ClientException,
+    NotAuthorizedException,
+    NotFoundException,
+    ServiceUnavailableException,
+)
+from litestar.params import FromPath
+
+from artagent_acs.callbacks import apply_callback
+from artagent_acs.control import CallControlUnavailable
+from artagent_acs.service import E164, MEDIA_PATH, AcsService
+from artagent_acs.stream import run_media_stream
+from artagent_acs.webhooks import (
+    INCOMING_CALL,
+    VALIDATION,
+    IncomingCall,
+    Validation,
+    decode_callbacks,
+    decode_grid,
+    typed,
+)
+
+__all__ = ["acs_routes"]
+
+log = logging.getLogger(__name__)
+AnyRequest = Request[Any, Any, Any]
+Number = Annotated[str, msgspec.Meta(max_length=64)]
+
+
+class InitiateRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    target: Number
+    """The number to call, E.164 (``+18005550100``)."""
+
+
+class SimulateRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    caller: Number = "+15550100001"
+    """The simulated caller's number (``call_started.caller``)."""
+    callee: Number | None = None
+    """The number called: chooses the scenario through ``[agents.numbers]``."""
+    events: bool = True
+    """Send the call's events over the media socket as ``ArtAgentEvent`` messages."""
+
+
+def _decode(body: bytes, kind: type[Any]) -> Any:
+    try:
+        return msgspec.json.decode(body, type=kind)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise ClientException(detail=f"invalid request body: {exc}") from None
+
+
+def _refuse(service: AcsService, request: AnyRequest, endpoint: str, reason: str) -> NotAuthorizedException:
+    service.metrics(request.app.state.runtime.registry).refused.labels(endpoint).inc()
+    return NotAuthorizedException(detail=reason)
+
+
+def _check_control(service: AcsService, request: AnyRequest, endpoint: str) -> None:
+    host = request.client.host if request.client else None
+    reason = service.control_refusal(host, request.headers.get("authorization"))
+    if reason is not None:
+        raise _refuse(service, request, endpoint, reason)
+
+
+def _base(request: AnyRequest) -> str:
+    return str(request.base_url)
+
+
+def acs_routes(service: AcsService) -> Router:
+    c = service.config
+
+    @route("/calls/answer", http_method=["POST", "OPTIONS"], status_code=200)
+    async def answer(request: AnyRequest) -> Response[Any]:
+        """Event Grid's webhook: the subscription validation handshake, then
+        ``Microsoft.Communication.IncomingCall`` events, each answered with media streaming.
+        ``OPTIONS`` is the CloudEvents schema's handshake (which origins may deliver)."""
+        if request.method == "OPTIONS":
+            origin = request.headers.get("webhook-request-origin", "")
+            return Response(None, headers={"WebHook-Allowed-Origin": origin, "WebHook-Allowed-Rate": "*"})
+        return Response(await _deliveries(request))
+
+    async def _deliveries(request: AnyRequest) -> dict[str, Any]:
+        reason = service.eventgrid_refusal(
+            request.query_params.get(c.eventgrid_secret_param), request.headers.get(c.eventgrid_secret_header)
+        )
+        if reason is not None:
+            raise _refuse(service, request, "answer", reason)
+        try:
+            events = decode_grid(await request.body())
+            answered: list[str] = []
+            for event in events:
+                if event.kind == VALIDATION:
+                    return {"validationResponse": typed(event.data, Validation).validationCode}
+                if event.kind == INCOMING_CALL:
+                    incoming: IncomingCall = typed(event.data, IncomingCall)
+                    answered.append(await _answer(service, incoming, _base(request)))
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise ClientException(detail=f"invalid Event Grid delivery: {exc}") from None
+        return {"answered": answered}
+
+    @post("/calls/initiate", status_code=201)
+    async def initiate(request: AnyRequest) -> dict[str, Any]:
+        """Call an E.164 number, with media streaming to this server; returns the call id."""
+        _check_control(service, request, "initiate")
+        body: InitiateRequest = _decode(await request.body(), InitiateRequest)
+        if not E164.match(body.target):
+            raise ClientException(
+                detail=f"target: {body.target!r} is not an E.164 number (+ and 7 to 15 digits)"
+            )
+        try:
+            call = await service.initiate(body.target, _base(request))
+        except CallControlUnavailable as exc:
+            raise ServiceUnavailableException(detail=str(exc)) from None
+        return {"call_id": call.call_id, "call_connection_id": call.connection_id}
+
+    @post("/calls/callbacks", status_code=200)
+    async def callbacks(request: AnyRequest) -> dict[str, Any]:
+        """Call Automation's events for one call (its signed URL says which)."""
+        call_id = request.query_params.get("call")
+        reason = service.signer.check(request.query_params.get("token"), call_id, "callback")
+        if reason is None:
+            reason = await service.acs_refusal(request.headers.get("authorization"))
+        if reason is not None:
+            raise _refuse(service, request, "callbacks", reason)
+        try:
+            events = decode_callbacks(await request.body())
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise ClientException(detail=f"invalid Call Automation events: {exc}") from None
+        metrics = service.metrics(request.app.state.runtime.registry)
+        call = service.calls.get(call_id)
+        for event in events:
+            metrics.callbacks.labels(event.name[:64]).inc()
+            if call is not None:
+                apply_callback(service, call, event)
+        return {"applied": len(events) if call is not None else 0}
+
+    @post("/calls/{call_id:str}/hangup", status_code=202)
+    async def hangup(call_id: FromPath[str], request: AnyRequest) -> dict[str, Any]:
+        """End a call: the agent says its farewell, then ACS hangs up for everyone."""
+        _check_control(service, request, "hangup")
+        call = service.calls.get(call_id)
+        if call is None:
+            raise NotFoundException(detail=f"no ACS call {call_id!r} on this worker")
+        if call.session is not None:
+            service.background(call.session.end("hangup_requested"), name=f"hangup-{call_id}")
+        else:
+            await service.hang_up(call, "hangup_requested")
+        return {"call_id": call_id, "status": "hanging up"}
+
+    @post("/acs/simulate", status_code=201)
+    async def simulate(request: AnyRequest) -> dict[str, Any]:
+        """A simulated phone call (``artagent call``, load tests): the media URL to connect to
+        with the ACS media protocol. Loopback clients or the control token only."""
+        _check_control(service, request, "simulate")
+        raw = await request.body()
+        body: SimulateRequest = _decode(raw, SimulateRequest) if raw.strip() else SimulateRequest()
+        call = service.new_call("simulated", caller=body.caller, callee=body.callee, events=body.events)
+        _, media = service.urls(call, _base(request))
+        return {"call_id": call.call_id, "media_url": media, "sample_rate": c.sample_rate}
+
+    @websocket(MEDIA_PATH.removeprefix("/api/v1"))
+    async def media_stream(socket: WebSocket[Any, Any, Any]) -> None:
+        """ACS's bidirectional media stream of one call (``AudioData``, ``DtmfData`` in;
+        ``AudioData``, ``StopAudio`` out)."""
+        await run_media_stream(service, socket)
+
+    handlers = [answer, initiate, callbacks, hangup, simulate, media_stream]
+    return Router(path="/api/v1", route_handlers=handlers, tags=["acs"])
+
+
+async def _answer(service: AcsService, incoming: IncomingCall, base: str) -> str:
+    try:
+        call = await service.answer(
+            incoming.incoming_call_context, incoming.from_.text or None, incoming.to.text or None, base
+        )
+    except CallControlUnavailable as exc:
+        raise ServiceUnavailableException(detail=str(exc)) from None
+    except Exception as exc:
+        log.warning("could not answer the call from %s: %s", incoming.from_.text, exc)
+        return ""
+    return call.call_id

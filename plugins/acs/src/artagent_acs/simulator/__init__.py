@@ -1,0 +1,1 @@
+"""`artagent call`: a simulated phone call over the ACS media protocol."""

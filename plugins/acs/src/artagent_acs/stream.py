@@ -1,0 +1,133 @@
+"""``WS /api/v1/media/stream``: ACS (or ``artagent call``) connects, the call's session runs.
+
+The socket is accepted only with the call's signed token (and ACS's JWT when configured);
+anything else is closed with 1008 and the reason. Then the call runs through
+``runtime.sessions`` on an :class:`~artagent_acs.channel.AcsMediaChannel` until it ends, and
+the socket is closed: 1000 after a call, 1013 when this worker takes no new calls (draining,
+or another worker holds the call), 1011 when calls cannot run here.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+from artagent.calls import DrainingError
+from artagent.events import ParticipantJoined
+from artagent.session.engine import Session
+from artagent.session.launcher import SessionUnavailableError
+from artagent.session.persistence import CallOwnedElsewhereError
+from litestar import WebSocket
+
+from artagent_acs.calls import AcsCall
+from artagent_acs.channel import AcsMediaChannel, event_observer
+from artagent_acs.service import AcsService
+
+__all__ = ["run_media_stream"]
+
+log = logging.getLogger(__name__)
+
+
+async def _refusal(
+    service: AcsService, socket: WebSocket[Any, Any, Any]
+) -> tuple[AcsCall | None, str | None]:
+    call_id, token = socket.query_params.get("call"), socket.query_params.get("token")
+    call = service.calls.get(call_id)
+    purpose = "simulated" if call is not None and call.direction == "simulated" else "media"
+    reason = service.signer.check(token, call_id, purpose)
+    if reason is None and call is None:
+        reason = "unknown call (answer or simulate it first)"
+    if reason is None and purpose == "media":
+        reason = await service.acs_refusal(socket.headers.get("authorization"))
+    if reason is None and call is not None and call.media_connected:
+        reason = "this call's media is already connected"
+    return call, reason
+
+
+async def _close(socket: WebSocket[Any, Any, Any], code: int, reason: str) -> None:
+    try:
+        await socket.close(code, reason.encode()[:120].decode(errors="ignore"))
+    except Exception:  # already closed by the far side
+        pass
+
+
+def _channel(
+    service: AcsService, socket: WebSocket[Any, Any, Any], call: AcsCall, runtime: Any
+) -> AcsMediaChannel:
+    c = service.config
+
+    async def on_dtmf(digits: str) -> None:
+        await service.dtmf(call, digits)
+
+    async def on_hangup(reason: str) -> None:
+        await service.hang_up(call, reason)
+
+    async def on_transfer(target: str | None, reason: str) -> bool:
+        return await service.transfer(call, target, reason)
+
+    return AcsMediaChannel(
+        socket,
+        call,
+        sample_rate=c.sample_rate,
+        media_timeout_s=c.media_timeout_s,
+        metrics=service.metrics(runtime.registry),
+        on_dtmf=on_dtmf,
+        on_hangup=on_hangup,
+        on_transfer=on_transfer,
+        dtmf_pause_s=c.dtmf_pause_s,
+    )
+
+
+async def _run(service: AcsService, call: AcsCall, channel: AcsMediaChannel, runtime: Any) -> tuple[int, str]:
+    def started(session: Session) -> None:
+        if call.direction == "simulated" and call.caller:
+            call.emit(ParticipantJoined, participant_id=call.caller, role="caller")
+        call.attach(session)
+
+    observer = event_observer(channel, msgspec.json.encode) if call.events else None
+    try:
+        await runtime.sessions.run(
+            call.call_id,
+            channel,
+            channel_name="acs",
+            caller=call.caller,
+            callee=call.callee,
+            observer=observer,
+            on_start=started,
+        )
+    except (DrainingError, CallOwnedElsewhereError) as exc:
+        return 1013, str(exc)
+    except SessionUnavailableError as exc:
+        return 1011, str(exc)
+    except Exception as exc:
+        log.exception("call %s failed", call.call_id)
+        return 1011, f"internal error: {type(exc).__name__}"
+    return 1000, "call ended"
+
+
+async def run_media_stream(service: AcsService, socket: WebSocket[Any, Any, Any]) -> None:
+    runtime = socket.app.state.runtime
+    metrics = service.metrics(runtime.registry)
+    call, reason = await _refusal(service, socket)
+    await socket.accept()
+    if reason is not None or call is None:
+        metrics.refused.labels("media").inc()
+        await _close(socket, 1008, reason or "refused")
+        return
+    call.media_connected = True
+    channel = _channel(service, socket, call, runtime)
+    call.channel = channel
+    channel.start()
+    metrics.streams.inc()
+    try:
+        code, why = await _run(service, call, channel, runtime)
+        await channel.finish_events()
+    finally:
+        await channel.close()
+        metrics.streams.dec()
+        call.channel = None
+        service.calls.remove(call.call_id)
+    if code != 1000 or channel.timed_out:
+        await service.hang_up(call, "media_timeout" if channel.timed_out else "refused")
+    await _close(socket, code, why)
