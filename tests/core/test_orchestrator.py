@@ -12,6 +12,7 @@ from artagent.events import (
     AgentHandoff,
     AgentResponseGenerated,
     CallEnded,
+    CallStarted,
     ErrorOccurred,
     EscalationRequested,
 )
@@ -66,6 +67,8 @@ def test_the_start_agent_greets_in_its_voice_and_its_settings_reach_the_model(
     )
 
     assert call.spoken()[0] == "Welcome to Acme."
+    started = call.events[0]
+    assert isinstance(started, CallStarted) and started.scenario == "acme"
     greeting = call.tts.syntheses[0]
     assert greeting.voice is not None and (
         greeting.voice.name,

@@ -131,7 +131,9 @@ async def test_a_call_runs_with_its_state_saved_after_every_turn(redis: Redis) -
     fakes, log, calls = Fakes(asks, answers, model_latency_s=0.3), EventLog(), ActiveCalls()
     sessions = launcher(fakes, redis, log, calls, "worker-a", state_ttl_s=600.0)
     channel = FakeChannel(fakes.clock)
-    call = asyncio.create_task(sessions.run("c-1", channel, channel_name="test"))
+    call = asyncio.create_task(
+        sessions.run("c-1", channel, channel_name="test", caller="+15550001111", callee="+15550002222")
+    )
 
     async def caller() -> None:
         await silent_until(channel, lambda: len(log.replies()) == 1)
@@ -157,6 +159,7 @@ async def test_a_call_runs_with_its_state_saved_after_every_turn(redis: Redis) -
     started, ended = log.events[0], log.events[-1]
     assert isinstance(started, CallStarted) and isinstance(ended, CallEnded)
     assert (started.channel, started.worker, started.resumed) == ("test", "worker-a", False)
+    assert (started.caller, started.callee, started.scenario) == ("+15550001111", "+15550002222", None)
     assert (ended.reason, ended.turns) == ("caller_hangup", 2)
     assert [e.seq for e in log.events] == list(range(1, len(log.events) + 1))
     assert log.replies() == [GREETING, *answers]

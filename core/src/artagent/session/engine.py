@@ -78,6 +78,9 @@ class SessionSettings(msgspec.Struct, frozen=True, kw_only=True):
     """The channel adapter's name, for ``call_started``."""
     worker: str | None = None
     """The worker running the call, for ``call_started``."""
+    caller: str | None = None
+    callee: str | None = None
+    """The phone numbers (or ids) of who called and who was called, when the channel knows them."""
     lead_ms: float = 60.0
     """Agent audio buffered ahead on the far side (what a barge-in flush throws away)."""
     barge_in: bool = True
@@ -239,15 +242,22 @@ class Session:
     async def run(self) -> None:
         """Drive the call until the caller goes away or :meth:`end` hangs up."""
         self._started_at = self._last_activity = self._clock.now()
+        s = self.settings
+        self._conversation.bind(self)  # the scenario and its start agent are known from here
         self._emit(
-            CallStarted, channel=self.settings.channel, worker=self.settings.worker, resumed=self.resumed
+            CallStarted,
+            channel=s.channel,
+            worker=s.worker,
+            resumed=self.resumed,
+            caller=s.caller,
+            callee=s.callee,
+            scenario=self.state.scenario,
         )
         try:
             async with asyncio.TaskGroup() as group:
                 self._group = group
                 results = group.create_task(self._results_loop(), name="stt-results")
                 watchdog = group.create_task(self._watchdog(), name="idle-watchdog")
-                self._conversation.bind(self)
                 opening = self._conversation.opening(resumed=self.resumed)
                 if opening:
                     self._start_reply(self._say(opening))

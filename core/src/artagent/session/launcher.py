@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import msgspec
 from redis.asyncio import Redis
 
 from artagent.agents.layer import AgentsLayer
@@ -276,6 +277,8 @@ class SessionLauncher:
         if missing:
             raise SessionUnavailableError(f"cannot start call {call_id!r}: {'; '.join(missing)}")
         settings = settings or session_settings(self.config, channel=channel_name, worker=self._worker)
+        if caller is not None or callee is not None:
+            settings = msgspec.structs.replace(settings, caller=caller, callee=callee)
         if conversation is None:
             conversation = self._conversation(
                 call_id, channel_name, settings, tools, scenario, caller, callee
