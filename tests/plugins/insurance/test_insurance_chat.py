@@ -102,7 +102,7 @@ CONVERSATIONS = {
             "last Tuesday at 9 in the morning",
             "actually it was Wednesday",
             "Lamar Boulevard in Austin Texas",
-            "78704",
+            "I don't know the zip",
             "no, it got towed",
             "none",
             "nobody was hurt",
@@ -112,6 +112,7 @@ CONVERSATIONS = {
         (
             "Who was driving the vehicle?",
             "Got it.",
+            "No problem. Is your vehicle still drivable?",  # the ZIP code was optional
             "Carlos Garcia was driving your 2022 Subaru Outback",
             "on Wednesday",
             "Your vehicle is not drivable, with 0 passengers",

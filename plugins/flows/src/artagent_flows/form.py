@@ -40,11 +40,16 @@ class Form:
         return {n: from_json(self.by_name[n], self.values[n]) for n in order}
 
     def missing(self) -> list[FieldSpec]:
-        """The fields still to ask, in the form's order."""
+        """The fields still to ask, in the form's order: an optional one is asked once, and
+        skipped when the answer gave nothing."""
         if self.spec.alternatives:
             group = self._closest_group()
             return [self.by_name[n] for n in group if not self.has(n)]
-        return [f for f in self.spec.fields if f.required and self.applies(f) and not self.has(f.name)]
+        return [
+            f
+            for f in self.spec.fields
+            if self.applies(f) and not self.has(f.name) and (f.required or f.name not in self.memory.skipped)
+        ]
 
     def open_fields(self) -> list[FieldSpec]:
         """Every field an answer may still fill or change (for out-of-turn answers)."""

@@ -42,6 +42,8 @@ class FlowMemory(msgspec.Struct, kw_only=True):
     awaiting: Awaiting | None = None
     partial: dict[str, dict[str, str]] = msgspec.field(default_factory=dict)
     """Half of a date and time already heard: field -> {"date": ...} or {"time": ...}."""
+    skipped: list[str] = msgspec.field(default_factory=list)
+    """Optional fields the caller could not answer: not asked again."""
     order: list[str] = msgspec.field(default_factory=list)
     """Fields in the order they were collected (the latest is what a bare "no, ..." corrects)."""
 

@@ -31,6 +31,7 @@ Item = TextDelta | ToolCallRequest
 MISSED = "Sorry, I didn't catch that."
 THANKS = "Got it."
 LATER = "I can help with that in a moment."
+SKIPPED = "No problem."
 ADDRESS_PARTS = ("street", "city", "state", "zip")
 STRONG = 0.85
 """An intent matched at least this well wins over a value read from the same words."""
@@ -296,6 +297,11 @@ class FlowTurn:
             self._finish(acknowledge)
             return
         field = form.missing()[0]
+        if missed and field.name == memory.asked and not field.required:
+            memory.skipped.append(field.name)  # "I don't know": it was optional
+            self._say(SKIPPED)
+            self._next()
+            return
         if missed and field.name == memory.asked:
             memory.misses += 1
             self._say(MISSED)

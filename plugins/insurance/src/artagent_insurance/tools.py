@@ -138,7 +138,7 @@ class Fnol(msgspec.Struct, kw_only=True):
     loss_street: str
     loss_city: str
     loss_state: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{2}$")]
-    loss_zip: Annotated[str, msgspec.Meta(pattern=r"^\d{5}$")]
+    loss_zip: Annotated[str, msgspec.Meta(pattern=r"^(\d{5})?$")] = ""
     drivable: bool
     passengers: Annotated[int, msgspec.Meta(ge=0, le=50)]
     injuries: bool
