@@ -52,7 +52,9 @@ class FakeSpeech:
         return [
             ProviderSpec("vad", "fake", lambda _: FakeVAD()),
             ProviderSpec(
-                "stt", "fake", lambda _: FakeSTT(clock, self.utterances, partial_every=5, final_latency_s=0.05)
+                "stt",
+                "fake",
+                lambda _: FakeSTT(clock, self.utterances, partial_every=5, final_latency_s=0.05),
             ),
             ProviderSpec(
                 "tts",
@@ -62,11 +64,11 @@ class FakeSpeech:
         ]
 
 
-def server_config(data_dir: Path, extra: str = "") -> str:
+def server_config(data_dir: Path, extra: str = "", stt: str = "fake") -> str:
     """runtime.toml for a test server: fake speech, the insurance scenario, history in SQLite."""
     return (
         f'[runtime]\ndata_dir = "{data_dir}"\ndisable_plugins = ["local_speech"]\n'
-        '[session]\nvad = "fake"\nstt = "fake"\ntts = "fake"\n'
+        f'[session]\nvad = "fake"\nstt = "{stt}"\ntts = "fake"\n'
         "idle_reprompt_s = 600.0\nidle_hangup_s = 1200.0\n"
         '[agents]\nscenario = "insurance"\nrouters = ["flows"]\n'
         '[logging]\nlevel = "WARNING"\n'
@@ -98,12 +100,21 @@ class Server:
 
 @asynccontextmanager
 async def serve(
-    data_dir: Path, *, speech: FakeSpeech | None = None, extra: str = "", environ: dict[str, str] | None = None
+    data_dir: Path,
+    *,
+    speech: FakeSpeech | None = None,
+    extra: str = "",
+    environ: dict[str, str] | None = None,
+    stt: str = "fake",
 ) -> AsyncIterator[Server]:
     """The app, with every installed plugin and fake speech, on a free loopback port."""
     env = {"BROWSER_SECRET": SECRET, **(environ or {})}
-    extra = f'[plugins.browser]\nsecret_env = "BROWSER_SECRET"\n{extra}' if "[plugins.browser]" not in extra else extra
-    loaded = parse_config(server_config(data_dir, extra), base_dir=data_dir, environ=env)
+    extra = (
+        f'[plugins.browser]\nsecret_env = "BROWSER_SECRET"\n{extra}'
+        if "[plugins.browser]" not in extra
+        else extra
+    )
+    loaded = parse_config(server_config(data_dir, extra, stt), base_dir=data_dir, environ=env)
     host = PluginHost(disabled=loaded.config.runtime.disable_plugins)
     host.load_entry_points()
     host.register("fakespeech", speech or FakeSpeech())
@@ -116,7 +127,7 @@ async def serve(
     while not server.started:
         assert not task.done(), "the server did not start"
         await asyncio.sleep(0.02)
-    url = "http://127.0.0.1:%d" % sock.getsockname()[1]
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     try:
         async with httpx.AsyncClient(base_url=url, timeout=10) as http:
             yield Server(url, runtime, http)

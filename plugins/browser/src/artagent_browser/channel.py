@@ -54,7 +54,7 @@ class Outbound:
 
     def drop_audio(self) -> int:
         """Forget the audio not sent yet (barge-in); returns how many frames."""
-        kept = deque(item for item in self._items if isinstance(item, str))
+        kept: deque[str | bytes] = deque(item for item in self._items if isinstance(item, str))
         dropped = len(self._items) - len(kept)
         self._items = kept
         return dropped

@@ -93,7 +93,5 @@ def _auth_issues(config: BrowserConfig) -> list[ConfigIssue]:
     if oidc.jwks_url and not oidc.jwks_url.startswith(("https://", "http://")):
         issues.append(ConfigIssue(f"{path}.jwks_url", f"must be an https:// URL, not {oidc.jwks_url!r}"))
     if not oidc.algorithms or any(a.lower() == "none" or a.startswith("HS") for a in oidc.algorithms):
-        issues.append(
-            ConfigIssue(f"{path}.algorithms", "list asymmetric algorithms such as RS256 or ES256")
-        )
+        issues.append(ConfigIssue(f"{path}.algorithms", "list asymmetric algorithms such as RS256 or ES256"))
     return issues

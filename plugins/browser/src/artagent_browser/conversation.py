@@ -67,7 +67,9 @@ async def converse(socket: WebSocket[Any, Any, Any], service: BrowserService) ->
 
 
 class _Conversation:
-    def __init__(self, socket: WebSocket[Any, Any, Any], service: BrowserService, claims: SessionClaims) -> None:
+    def __init__(
+        self, socket: WebSocket[Any, Any, Any], service: BrowserService, claims: SessionClaims
+    ) -> None:
         self.socket, self.claims, self.limits = socket, claims, service.config.limits
         self.runtime = socket.app.state.runtime
         self.outbound = Outbound(socket, max_pending=self.limits.max_pending_frames)
@@ -123,13 +125,13 @@ class _Conversation:
         splitter = FrameSplitter()
         try:
             while True:
-                message = await self.socket.receive()
+                message: Mapping[str, Any] = await self.socket.receive()
                 if message["type"] == "websocket.disconnect":
                     return
-                data: bytes | None = message.get("bytes")
-                if data is not None:
+                data, text = message.get("bytes"), message.get("text")
+                if isinstance(data, bytes):
                     await self._audio(data, splitter)
-                elif await self._control(message.get("text") or ""):
+                elif await self._control(text if isinstance(text, str) else ""):
                     return
         except ProtocolError as exc:
             log.info("browser call %s refused a message: %s", self.claims.call_id, exc.reason)

@@ -82,15 +82,19 @@ def page_config(request: Request[Any, Any, Any], browser: NamedDependency[Browse
 
 @post("/sessions", status_code=201, tags=["browser"])
 async def create_session(
-    request: Request[Any, Any, Any], browser: NamedDependency[BrowserService], data: JSONBody[SessionRequest | None] = None
+    request: Request[Any, Any, Any],
+    browser: NamedDependency[BrowserService],
+    data: JSONBody[SessionRequest | None] = None,
 ) -> dict[str, Any]:
     """A short-lived token that opens one conversation (``?token=`` on the WebSocket). 400
     naming an unknown scenario, 401 without the password or bearer token auth asks for, 503
-    while the worker shuts down."""
+    while the worker shuts down or when it lacks a speech provider."""
     body = data or SessionRequest()
     runtime = _runtime(request)
     if runtime.draining:
         raise HTTPException(status_code=503, detail="this worker is shutting down: no new calls")
+    if runtime.sessions.missing:
+        raise HTTPException(status_code=503, detail=f"calls cannot start here: {runtime.sessions.status}")
     scenarios = runtime.agents.catalog.scenarios
     if body.scenario and body.scenario not in scenarios:
         listed = ", ".join(sorted(scenarios)) or "none installed"

@@ -192,6 +192,10 @@ function showEvent(e) {
   } else if (e.type === "agent_response_generated" && e.text) {
     transcript.say("agent", e.text, { agent: e.agent, interrupted: e.interrupted });
     waterfall.add(e.turn, e.agent, e.latency);
+  } else if (e.type === "playback_started") {
+    transcript.speaking(e.agent);
+  } else if (e.type === "call_ended") {
+    transcript.settle();
   } else if (e.type === "agent_handoff") {
     transcript.note("handoff", `Handoff: ${e.from_agent} → ${e.to_agent} (${e.kind})`);
   } else if (e.type === "tool_called") {
@@ -211,7 +215,12 @@ function showEvent(e) {
 async function showHistory(callId) {
   clearCall();
   setStatus("loading", `Loading call ${callId}…`);
-  const response = await fetch(`/api/v1/calls/${encodeURIComponent(callId)}`);
+  let response = null;
+  for (let attempt = 0; attempt < 5; attempt++) { // a call that just ended may not be folded yet
+    response = await fetch(`/api/v1/calls/${encodeURIComponent(callId)}`);
+    if (response.status !== 404) break;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
   const doc = await response.json().catch(() => ({}));
   if (!response.ok) {
     setStatus("error", `Call ${callId}: ${doc.detail || `HTTP ${response.status}`}`);
@@ -221,12 +230,22 @@ async function showHistory(callId) {
     ...doc.transcript.map((t) => ({ seq: t.seq, kind: "say", t })),
     ...doc.handoffs.map((h) => ({ seq: h.seq, kind: "handoff", h })),
     ...doc.tool_calls.map((c) => ({ seq: c.seq, kind: "tool", c })),
+    // after the reply it cut short, which is published just after it
+    ...doc.interruptions.map((i) => ({ seq: i.seq + 1.5, kind: "interrupted", i })),
+    ...doc.escalations.map((x) => ({ seq: x.seq, kind: "escalation", x })),
+    ...doc.errors.map((x) => ({ seq: x.seq, kind: "error", x })),
   ].sort((a, b) => a.seq - b.seq);
   for (const item of items) {
     if (item.kind === "say") {
       const t = item.t;
       transcript.say(t.speaker, t.text, { agent: t.speaker === "agent" ? t.agent : null, interrupted: t.interrupted });
       if (t.speaker === "agent") waterfall.add(t.turn, t.agent, t.latency);
+    } else if (item.kind === "interrupted") {
+      transcript.note("interrupted", `You interrupted ${item.i.agent || "the agent"} after ${(item.i.heard_ms / 1000).toFixed(1)} s`);
+    } else if (item.kind === "escalation") {
+      transcript.note("escalation", `Escalation requested: ${item.x.reason}`);
+    } else if (item.kind === "error") {
+      transcript.note("error", `Error (${item.x.stage}): ${item.x.message}`);
     } else if (item.kind === "handoff") {
       transcript.note("handoff", `Handoff: ${item.h.from_agent} → ${item.h.to_agent} (${item.h.kind})`);
     } else {
@@ -234,7 +253,9 @@ async function showHistory(callId) {
       transcript.note("tool", `Tool ${c.tool} ${JSON.stringify(c.arguments)} ${c.ok === false ? "failed" : "returned"}: ${JSON.stringify(c.result)}`);
     }
   }
-  events.add("call", doc.started_at, `${doc.status}${doc.end_reason ? `: ${doc.end_reason}` : ""}`, doc);
+  // The history keeps one folded document per call, not the raw events: show the document.
+  events.add("call", doc.started_at, `${doc.status}${doc.end_reason ? `: ${doc.end_reason}` : ""} ` +
+    `(${doc.event_count} events folded by the history)`, doc);
   const state = doc.live ? "live in progress" : `ended (${doc.end_reason || doc.outcome || "unknown"})`;
   setStatus("history", `Call ${callId} from the history: ${state}, ${doc.turns} turns.`);
 }

@@ -35,17 +35,31 @@ export class Transcript {
 
   say(speaker, text, { agent = null, interrupted = false, source = null } = {}) {
     this.partial.textContent = "";
+    const pending = speaker === "agent" ? this.list.querySelector("li.turn.agent[data-pending]") : null;
+    const item = pending || el("li", { class: `turn ${speaker}`, "data-speaker": speaker });
     const who = speaker === "caller" ? "You" : agent || "Agent";
-    const item = el("li", { class: `turn ${speaker}`, "data-speaker": speaker });
+    delete item.dataset.pending;
     if (agent) item.dataset.agent = agent;
     if (source) item.dataset.source = source;
-    item.append(el("span", { class: "who", text: source === "text" ? `${who} (typed)` : who }));
-    item.append(el("p", { class: "said", text }));
+    item.replaceChildren(el("span", { class: "who", text: source === "text" ? `${who} (typed)` : who }),
+      el("p", { class: "said", text }));
     if (interrupted) {
       item.dataset.interrupted = "true";
-      item.append(el("span", { class: "tag", text: "interrupted" }));
+      item.append(el("span", { class: "tag", text: "interrupted: only what you heard is kept" }));
     }
+    if (!pending) this.add(item);
+  }
+
+  // The agent started speaking: its words are shown once the reply is over (or cut short).
+  speaking(agent) {
+    const item = el("li", { class: "turn agent", "data-speaker": "agent", "data-pending": "true" },
+      el("span", { class: "who", text: agent || "Agent" }), el("p", { class: "said speaking", text: "Speaking…" }));
     this.add(item);
+  }
+
+  // The call is over: a reply that never reported its words leaves no placeholder behind.
+  settle() {
+    this.list.querySelectorAll("li[data-pending]").forEach((item) => item.remove());
   }
 
   note(kind, text) {
