@@ -55,15 +55,27 @@ VEHICLES = [
 def policyholder(rng: random.Random, index: int, person: tuple[str, str, str, str, str]) -> dict[str, object]:
     name, zip_code, city, state, street = person
     vehicles = [
-        {"year": rng.randint(2014, 2025), "make": make, "model": model, "vin": f"1HG{rng.randint(10**13, 10**14 - 1)}"}
+        {
+            "year": rng.randint(2014, 2025),
+            "make": make,
+            "model": model,
+            "vin": f"1HG{rng.randint(10**13, 10**14 - 1)}",
+        }
         for make, model in rng.sample(VEHICLES, 1 if index % 3 else 2)
     ]
-    rental = {"per_day": rng.choice([30, 40, 50]), "max": rng.choice([900, 1200, 1500])} if index % 4 else None
+    rental = (
+        {"per_day": rng.choice([30, 40, 50]), "max": rng.choice([900, 1200, 1500])} if index % 4 else None
+    )
     return {
         "policy_number": f"PA{rng.randint(10**7, 10**8 - 1)}",
         "name": name,
         "phone": f"{rng.choice([206, 312, 415, 512, 617, 720])}555{rng.randint(1000, 9999)}",
-        "address": {"street": f"{rng.randint(10, 9999)} {street}", "city": city, "state": state, "zip": zip_code},
+        "address": {
+            "street": f"{rng.randint(10, 9999)} {street}",
+            "city": city,
+            "state": state,
+            "zip": zip_code,
+        },
         "vehicles": vehicles,
         "coverage": {
             "collision_deductible": rng.choice([250, 500, 1000]),

@@ -62,7 +62,7 @@ def test_agents_lists_the_plugins_agents_and_scenarios(acme: tuple[Path, dict[st
     assert [s["name"] for s in described["scenarios"]] == ["acme"]
     reception = next(a for a in described["agents"] if a["name"] == "reception")
     assert reception["plugin"] == "acme" and reception["router_now"] == "scripted"
-    assert {t["name"] for t in described["tools"]} == {"look_up", "call_human"}
+    assert {t["name"] for t in described["tools"]} == {"look_up", "call_human", "end_call"}  # end_call: core
     text = artagent("agents", "--config", str(config), env=env)
     assert "scenario acme (acme): start reception" in text.stdout
     assert "reception -> support (discrete, reset)" in text.stdout

@@ -205,9 +205,12 @@ def test_bad_analytics_key_names_its_path(make_config: MakeConfig, table: str, p
 def test_table_for_a_plugin_not_installed_is_an_error(make_config: MakeConfig) -> None:
     with pytest.raises(ConfigError) as info:
         Runtime(make_config("[plugins.no_such_plugin]\nx = 1\n[plugins.analytics]\nnonsense = 2\n"))
-    found = {(issue.path, issue.message) for issue in info.value.issues}
-    assert ("plugins.no_such_plugin", "no plugin of this name is installed") in found
-    assert ("plugins.analytics.nonsense", "unknown key") in found
+    found = {issue.path: issue.message for issue in info.value.issues}
+    message = found["plugins.no_such_plugin"]
+    assert message.startswith("no plugin of this name is installed (installed: ")
+    assert "analytics" in message
+    assert "install its distribution (artagent-no-such-plugin by convention)" in message
+    assert found["plugins.analytics.nonsense"] == "unknown key"
 
 
 def test_table_for_a_disabled_plugin_is_ignored(make_config: MakeConfig) -> None:

@@ -78,11 +78,13 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 # -- config check --------------------------------------------------------------------------
 def cmd_config_check(args: argparse.Namespace) -> int:
-    path = _config_path(args.file)
-    loaded = load_config(path)  # before the heavy imports: a bad file fails fast
-    from artagent.runtime import Runtime
+    from artagent.config_check import check_config
 
-    Runtime(loaded)  # decodes every plugin's table too
+    path = _config_path(args.file)
+    issues = check_config(path)  # every missing variable and plugin table problem at once
+    if issues:
+        _print_config_error(ConfigError(issues, str(path) if path else ""))
+        return 1
     print(f"{path or '<defaults>'}: OK")
     return 0
 

@@ -25,6 +25,7 @@ __all__ = [
     "HistoryConfig",
     "LoadedConfig",
     "LoggingConfig",
+    "MissingSecret",
     "OutboxConfig",
     "RuntimeConfig",
     "ServerConfig",
@@ -141,6 +142,15 @@ class SessionConfig(_Section):
     idle_reprompt_s: PositiveFloat = 8.0
     idle_hangup_s: PositiveFloat = 20.0
     max_duration_s: PositiveFloat = 3600.0
+    tool_timeout_s: PositiveFloat = 10.0
+    """A tool call taking longer is abandoned; the model is told it timed out."""
+    max_tool_rounds: Annotated[int, msgspec.Meta(ge=1, le=20)] = 4
+    """Tool rounds a model may make in one turn before the apology."""
+    tool_filler: str = "One moment, please."
+    """Said when a turn's tools take longer than ``tool_filler_s``; empty: nothing."""
+    tool_filler_s: PositiveFloat = 2.0
+    transfer_failed: str = "Sorry, I could not transfer you right now. Let's carry on."
+    """Said when the channel could not hand the call to a human; the agent carries on."""
     lead_ms: Annotated[float, msgspec.Meta(ge=0, le=1000)] = 60.0
     """Agent audio sent ahead of real time (what a barge-in flush throws away)."""
     state_ttl_s: PositiveFloat = 86_400.0
@@ -205,6 +215,12 @@ class ConfigIssue(msgspec.Struct, frozen=True):
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class MissingSecret(ConfigIssue, frozen=True, kw_only=True):
+    """A ``*_env`` key naming an environment variable that is not set."""
+
+    variable: str
 
 
 class ConfigError(Exception):
@@ -295,7 +311,8 @@ def resolve_secrets(obj: Any, environ: Mapping[str, str], prefix: str = "") -> d
     for path, variable in _env_keys(obj, prefix):
         value = environ.get(variable)
         if value is None:
-            issues.append(ConfigIssue(path, f"environment variable {variable} is not set"))
+            message = f"environment variable {variable} is not set"
+            issues.append(MissingSecret(path, message, variable=variable))
         else:
             secrets[path] = value
     if issues:

@@ -135,9 +135,14 @@ class PluginHost:
             except ConfigError as exc:
                 issues.extend(exc.issues)
         failed = {f.name for f in self.failures}
+        installed = ", ".join(self.plugins) or "none"
         for name in tables:
             if name not in self.plugins and name not in self.disabled and name not in failed:
-                issues.append(ConfigIssue(f"plugins.{name}", "no plugin of this name is installed"))
+                message = (
+                    f"no plugin of this name is installed (installed: {installed}); install "
+                    f"its distribution (artagent-{name.replace('_', '-')} by convention) or remove the table"
+                )
+                issues.append(ConfigIssue(f"plugins.{name}", message))
         if issues:
             raise ConfigError(issues)
         for path, value in (secrets or {}).items():

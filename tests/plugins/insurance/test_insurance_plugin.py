@@ -218,3 +218,25 @@ async def test_claims_are_served_over_http(make_config: Any) -> None:
         assert [c["claim_id"] for c in listed.json()["claims"]] == [recorded["claim_id"]]
         missing = await http.get("/api/v1/insurance/claims/CLA-2026-999999")
         assert missing.status_code == 404 and "CLA-2026-999999" in missing.text
+
+
+async def test_a_claim_recorded_while_redis_restarts_is_kept(embedded_redis: EmbeddedRedis) -> None:
+    import asyncio
+
+    client = async_client(embedded_redis.url)
+    try:
+        ctx = context(client, fields={"verified": True, "policy_number": "PA21440794"})
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, embedded_redis.stop)
+        recording = asyncio.create_task(run(ctx, "record_fnol", **fnol()))
+        await asyncio.sleep(1.0)
+        assert not recording.done(), "the tool waits for Redis instead of failing the caller"
+        await loop.run_in_executor(None, embedded_redis.start)
+        ok, recorded = await asyncio.wait_for(recording, 15)
+        assert ok, recorded
+        await loop.run_in_executor(None, embedded_redis.stop)  # written to disk, read back
+        await loop.run_in_executor(None, embedded_redis.start)
+        stored = await RedisRecordStore(client).get("insurance_claims", recorded["claim_id"])
+        assert stored is not None and stored["loss_city"] == "Redmond"
+    finally:
+        await client.aclose()

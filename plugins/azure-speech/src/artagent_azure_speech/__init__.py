@@ -1,0 +1,1 @@
+"""ARTAgent plugin: Azure AI Speech as the speech-to-text and text-to-speech providers."""

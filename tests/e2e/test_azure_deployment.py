@@ -1,0 +1,167 @@
+"""runtime.azure.toml and the Container Apps manifest: valid, and consistent with each other.
+
+Plugins of the Azure stack that are not installed in this checkout (a plugin is built on its own
+branch) are stood in for by permissive plugins of the same name, so the file's core sections,
+its secrets and the tables of the installed plugins (azure_speech, and the others once they are
+installed) are checked for real.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import yaml
+from artagent.config_check import check_config
+from artagent.hookspecs import hookimpl
+from artagent.plugins import PluginHost
+from artagent.providers import ProviderSpec
+from artagent_analytics.store import Summary
+
+ROOT = Path(__file__).resolve().parents[2]
+AZURE_TOML = ROOT / "runtime.azure.toml"
+MANIFEST = ROOT / "packaging" / "azure" / "containerapp.yaml"
+ARTAGENT = Path(sys.executable).parent / "artagent"
+
+
+def env_variables(table: Any) -> dict[str, str]:
+    """Dotted key -> variable name, for every ``*_env`` key in the file."""
+    found: dict[str, str] = {}
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                dotted = f"{path}.{key}" if path else key
+                if key.endswith("_env") and isinstance(item, str):
+                    found[dotted] = item
+                else:
+                    walk(item, dotted)
+
+    walk(table, "")
+    return found
+
+
+SETTINGS = tomllib.loads(AZURE_TOML.read_text())
+VARIABLES = env_variables(SETTINGS)
+
+
+class Anything(msgspec.Struct):
+    """A stand-in plugin's table: any keys (the real plugin checks them once installed)."""
+
+
+class StandIn:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @hookimpl
+    def plugin_config_schema(self) -> type[Anything]:
+        return Anything
+
+    @hookimpl
+    def register_providers(self) -> list[ProviderSpec]:
+        if self.name != "openai":
+            return []
+        return [
+            ProviderSpec("model", router, lambda settings: object())
+            for router in SETTINGS["plugins"]["openai"]["routers"]
+        ]
+
+
+def host_for_the_azure_stack() -> PluginHost:
+    host = PluginHost(strict=True)
+    host.load_entry_points()
+    installed = {ep.name for ep in md.entry_points(group="artagent")}
+    for name in SETTINGS["plugins"]:
+        if name not in installed:
+            host.register(name, StandIn(name))
+    return host
+
+
+def test_the_azure_file_names_every_secret_of_the_stack() -> None:
+    assert VARIABLES == {
+        "bus.redis_password_env": "ARTAGENT_REDIS_PASSWORD",
+        "plugins.azure_speech.key_env": "AZURE_SPEECH_KEY",
+        "plugins.openai.routers.azure.api_key_env": "AZURE_OPENAI_API_KEY",
+        "plugins.acs.connection_string_env": "ACS_CONNECTION_STRING",
+        "plugins.cosmos.key_env": "COSMOS_KEY",
+    }
+
+
+def test_the_azure_file_passes_config_check_with_its_variables_set() -> None:
+    environ = {variable: f"value-of-{variable}" for variable in VARIABLES.values()}
+    assert check_config(AZURE_TOML, environ=environ, host=host_for_the_azure_stack()) == []
+
+
+def test_config_check_names_each_missing_variable_by_key() -> None:
+    environ = {variable: "set" for variable in VARIABLES.values()}
+    environ.pop("AZURE_SPEECH_KEY")
+    environ.pop("COSMOS_KEY")
+    issues = check_config(AZURE_TOML, environ=environ, host=host_for_the_azure_stack())
+    assert [str(i) for i in issues] == [
+        "plugins.azure_speech.key_env: environment variable AZURE_SPEECH_KEY is not set",
+        "plugins.cosmos.key_env: environment variable COSMOS_KEY is not set",
+    ]
+
+
+def test_the_command_lists_every_missing_variable(data_dir: Path) -> None:
+    environ = {k: v for k, v in os.environ.items() if k not in VARIABLES.values()}
+    result = subprocess.run(
+        [str(ARTAGENT), "config", "check", str(AZURE_TOML)],
+        cwd=data_dir,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    for key, variable in VARIABLES.items():
+        assert f"  {key}: environment variable {variable} is not set\n" in result.stderr
+
+
+# -- the Container Apps manifest -----------------------------------------------------------
+APP = yaml.safe_load(MANIFEST.read_text())
+CONTAINER = APP["properties"]["template"]["containers"][0]
+
+
+def test_the_manifest_sets_exactly_the_variables_the_file_names() -> None:
+    secret_backed = {e["name"] for e in CONTAINER["env"] if "secretRef" in e}
+    assert secret_backed == set(VARIABLES.values())
+    secrets = {s["name"] for s in APP["properties"]["configuration"]["secrets"]}
+    assert {e["secretRef"] for e in CONTAINER["env"] if "secretRef" in e} <= secrets
+    assert all(
+        s["keyVaultUrl"].startswith("https://") and s["identity"]
+        for s in APP["properties"]["configuration"]["secrets"]
+    )
+
+
+def test_the_manifest_serves_the_file_on_its_port_and_drains_within_the_grace_period() -> None:
+    volumes = {v["name"]: v for v in APP["properties"]["template"]["volumes"]}
+    mounts = {m["mountPath"]: m["volumeName"] for m in CONTAINER["volumeMounts"]}
+    config_volume = volumes[mounts["/etc/artagent"]]
+    assert config_volume["storageType"] == "Secret"
+    assert config_volume["secrets"] == [{"secretRef": "runtime-toml", "path": "runtime.toml"}]
+    assert CONTAINER["args"] == ["serve", "--config", "/etc/artagent/runtime.toml"]
+    assert mounts[SETTINGS["runtime"]["data_dir"]] == "data"
+    assert APP["properties"]["configuration"]["ingress"]["targetPort"] == SETTINGS["server"]["port"]
+    assert (
+        APP["properties"]["template"]["terminationGracePeriodSeconds"] > SETTINGS["server"]["drain_timeout_s"]
+    )
+    probes = {p["type"]: p["httpGet"]["path"] for p in CONTAINER["probes"]}
+    assert probes == {"Readiness": "/readiness", "Liveness": "/health", "Startup": "/health"}
+
+
+def test_the_manifest_scales_on_active_calls_from_the_analytics_summary() -> None:
+    scale = APP["properties"]["template"]["scale"]
+    rule = next(r["custom"] for r in scale["rules"] if r["name"] == "active-calls")
+    assert rule["type"] == "metrics-api"
+    assert rule["metadata"]["url"].endswith("/api/v1/analytics/summary")
+    assert rule["metadata"]["valueLocation"] in Summary.__struct_fields__
+    assert int(rule["metadata"]["targetValue"]) > 0
+    assert 1 <= scale["minReplicas"] < scale["maxReplicas"]
