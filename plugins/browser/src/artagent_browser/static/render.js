@@ -22,6 +22,14 @@ function el(tag, attrs = {}, ...children) {
 
 const ms = (value) => `${Math.round(value)} ms`;
 
+// Change a scrolling list and keep it at its newest entry, unless the reader had scrolled up to
+// read; the page itself never jumps.
+function following(list, change) {
+  const atEnd = list.scrollHeight - list.scrollTop - list.clientHeight < 24;
+  change();
+  if (atEnd) list.scrollTop = list.scrollHeight;
+}
+
 export class Transcript {
   constructor(list, partial) {
     this.list = list;
@@ -38,16 +46,18 @@ export class Transcript {
     const pending = speaker === "agent" ? this.list.querySelector("li.turn.agent[data-pending]") : null;
     const item = pending || el("li", { class: `turn ${speaker}`, "data-speaker": speaker });
     const who = speaker === "caller" ? "You" : agent || "Agent";
-    delete item.dataset.pending;
-    if (agent) item.dataset.agent = agent;
-    if (source) item.dataset.source = source;
-    item.replaceChildren(el("span", { class: "who", text: source === "text" ? `${who} (typed)` : who }),
-      el("p", { class: "said", text }));
-    if (interrupted) {
-      item.dataset.interrupted = "true";
-      item.append(el("span", { class: "tag", text: "interrupted: only what you heard is kept" }));
-    }
-    if (!pending) this.add(item);
+    following(this.list, () => {
+      delete item.dataset.pending;
+      if (agent) item.dataset.agent = agent;
+      if (source) item.dataset.source = source;
+      item.replaceChildren(el("span", { class: "who", text: source === "text" ? `${who} (typed)` : who }),
+        el("p", { class: "said", text }));
+      if (interrupted) {
+        item.dataset.interrupted = "true";
+        item.append(el("span", { class: "tag", text: "interrupted: only what you heard is kept" }));
+      }
+      if (!pending) this.list.append(item);
+    });
   }
 
   // The agent started speaking: its words are shown once the reply is over (or cut short).
@@ -71,8 +81,7 @@ export class Transcript {
   }
 
   add(item) {
-    this.list.append(item);
-    item.scrollIntoView({ block: "nearest" });
+    following(this.list, () => this.list.append(item));
   }
 }
 
@@ -98,18 +107,18 @@ export class EventLog {
     const head = el("summary", {}, el("time", { datetime: at, text: offset }), " ",
       el("code", { text: type }), summary ? ` ${summary}` : "");
     const body = el("pre", { text: JSON.stringify(details, null, 2) });
-    this.list.append(el("li", { "data-type": type }, el("details", {}, head, body)));
+    following(this.list, () => this.list.append(el("li", { "data-type": type }, el("details", {}, head, body))));
     while (this.list.childElementCount > MAX_EVENTS) this.list.firstElementChild.remove();
     this.count += 1;
     this.counter.textContent = `(${this.count})`;
-    this.list.lastElementChild.scrollIntoView({ block: "nearest" });
   }
 }
 
-// One row per answered turn: stage bars placed on a common time scale. The engine measures
-// end of turn and STT from the caller's last word, the model from its request (at the end of
-// the turn) and the voice from its request (the first clause), so the bars are laid end to end
-// in that order, with the measured total beside them.
+// One row per answered turn: stage bars on a common time scale, from the caller's last word.
+// End of turn and STT are measured from that word; the model from its request (made at the end
+// of the turn); the voice's first audio ends just before the first frame leaves, which is the
+// total. So the speech bar ends at the total, and the model bar starts at the end of turn (when
+// an earlier clause, such as a handoff's announcement, was spoken first, it reaches past it).
 export class Waterfall {
   constructor(container, totals) {
     this.container = container;
@@ -138,7 +147,9 @@ export class Waterfall {
       end_of_turn: v("end_of_turn") == null ? null : [0, eot],
       stt: v("stt") == null ? null : [0, v("stt")],
       model_first_token: model == null ? null : [eot, eot + model],
-      tts_first_audio: tts == null ? null : [eot + (model ?? 0), eot + (model ?? 0) + tts],
+      tts_first_audio: tts == null ? null
+        : v("total") == null ? [eot + (model ?? 0), eot + (model ?? 0) + tts]
+        : [Math.max(0, v("total") - tts), v("total")],
       total: v("total") == null ? null : [0, v("total")],
     };
     return spans;
