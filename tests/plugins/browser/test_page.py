@@ -85,10 +85,12 @@ async def test_a_spoken_conversation_with_barge_in(server: Server, tmp_path: Pat
         await _open(page, server)
         await page.click("#start")
         await expect(page.locator("#status")).to_have_attribute("data-state", "live")
+        stats = page.locator("#audio-stats")
+        await expect(stats).to_have_attribute("data-echo-cancellation", "true")
+        await expect(stats).to_have_attribute("data-noise-suppression", "true")
 
         greeting = page.locator("#transcript li.turn.agent[data-interrupted=true]")
         await expect(greeting).to_contain_text("Thank you for calling", timeout=15_000)
-        stats = page.locator("#audio-stats")
         await expect(stats).not_to_have_attribute("data-stops", "0")  # "stop" dropped its queue
         await expect(page.locator("#transcript li.note.interrupted")).to_contain_text("You interrupted auth")
 

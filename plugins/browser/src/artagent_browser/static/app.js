@@ -92,6 +92,9 @@ async function start(event) {
       transcript.note("error", `Microphone unavailable (${error.message}): type instead.`);
       await audio.start(false);
     }
+    const mic = audio.micSettings();
+    ui.stats.dataset.echoCancellation = String(Boolean(mic && mic.echoCancellation));
+    ui.stats.dataset.noiseSuppression = String(Boolean(mic && mic.noiseSuppression));
     const url = new URL(session.conversation, location.href);
     url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
     url.searchParams.set("token", session.token);

@@ -60,6 +60,12 @@ export class AudioIO {
     this.capture.connect(this.context.destination); // silent: it keeps the node pulled
   }
 
+  // What the browser applied to the microphone (echo cancellation, noise suppression, ...).
+  micSettings() {
+    const track = this.stream ? this.stream.getAudioTracks()[0] : null;
+    return track ? track.getSettings() : null;
+  }
+
   // Caller frames go to the server only once the call runs.
   startSending() {
     this.sending = true;
