@@ -20,6 +20,7 @@ __all__ = [
     "CLOSE_TOO_BIG",
     "CLOSE_TRY_LATER",
     "FRAME_BYTES",
+    "FRAME_MS",
     "SAMPLE_RATE",
     "ClientMessage",
     "Hangup",
