@@ -28,7 +28,13 @@ from artagent.bus.outbox import CallEmitter, Publisher
 from artagent.calls import ActiveCalls
 from artagent.config import ConfigError, ConfigIssue, SessionConfig
 from artagent.events import Event
-from artagent.providers import PROVIDER_KINDS, MediaChannel, ProviderKind, ProviderRegistry
+from artagent.providers import (
+    PROVIDER_KINDS,
+    MediaChannel,
+    ProviderKind,
+    ProviderRegistry,
+    SupportsWarmUp,
+)
 from artagent.session.conversation import Conversation, SingleAgent
 from artagent.session.engine import Session, SessionSettings
 from artagent.session.latency import SessionMetrics
@@ -39,7 +45,13 @@ from artagent.session.tools import ToolRunner
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RESUME_SEQ_GAP", "SessionLauncher", "SessionUnavailableError", "resolve_providers"]
+__all__ = [
+    "RESUME_SEQ_GAP",
+    "SessionLauncher",
+    "SessionUnavailableError",
+    "WarmUpError",
+    "resolve_providers",
+]
 
 SAMPLE_RATE = 16_000
 RESUME_SEQ_GAP = 10_000
@@ -51,12 +63,17 @@ class SessionUnavailableError(RuntimeError):
     """This worker cannot run calls: a provider kind has nothing installed to serve it."""
 
 
+class WarmUpError(RuntimeError):
+    """A provider's ``warm_up`` failed; the message names the provider (``kind:name``)."""
+
+
 def resolve_providers(
     config: SessionConfig, registry: ProviderRegistry
 ) -> tuple[dict[ProviderKind, str], dict[ProviderKind, str]]:
     """The provider name chosen for each kind, and for each kind with none installed why.
 
-    A name that is not registered, or an empty name with several candidates, is a
+    A name that is not registered, or an empty name with several candidates none of which is
+    the one marked as the embedded default (:attr:`ProviderSpec.default`), is a
     :class:`ConfigError` naming the ``session.<kind>`` key.
     """
     chosen: dict[ProviderKind, str] = {}
@@ -67,12 +84,15 @@ def resolve_providers(
         if kind == "model" and not name and len(installed) > 1:
             continue  # agents choose among several routers by [agents] routers
         listed = ", ".join(installed) or "none installed"
+        defaults = registry.defaults(kind)
         if name and name not in installed:
             issues.append(ConfigIssue(f"session.{kind}", f"no {kind} provider named {name!r} ({listed})"))
         elif name:
             chosen[kind] = name
         elif len(installed) == 1:
             chosen[kind] = installed[0]
+        elif len(defaults) == 1:
+            chosen[kind] = defaults[0]
         elif installed:
             issues.append(
                 ConfigIssue(f"session.{kind}", f"several {kind} providers installed ({listed}): name one")
@@ -185,6 +205,33 @@ class SessionLauncher:
     def settings_for(self, channel: str) -> SessionSettings:
         """The engine settings ``[session]`` gives a call on ``channel``."""
         return session_settings(self.config, channel=channel, worker=self._worker)
+
+    def provider(self, kind: ProviderKind) -> Any:
+        """The provider of ``kind`` this worker's calls use (built once, shared by them).
+
+        Raises :class:`SessionUnavailableError` saying why when none is installed.
+        """
+        if kind not in self._providers:
+            raise SessionUnavailableError(self.missing.get(kind, f"no {kind} provider"))
+        return self._providers[kind]
+
+    def warming_up(self) -> list[str]:
+        """``kind:name`` of each selected provider that has a ``warm_up`` to await."""
+        return [
+            f"{kind}:{self.names[kind]}"
+            for kind, provider in self._providers.items()
+            if isinstance(provider, SupportsWarmUp)
+        ]
+
+    async def warm_up(self) -> None:
+        """Await every selected provider's ``warm_up``, one after the other (they compete for
+        the same cores); the error of one that fails names it."""
+        for kind, provider in self._providers.items():
+            if isinstance(provider, SupportsWarmUp):
+                try:
+                    await provider.warm_up()
+                except Exception as exc:
+                    raise WarmUpError(f"{kind}:{self.names[kind]}: {type(exc).__name__}: {exc}") from exc
 
     @property
     def status(self) -> str:
