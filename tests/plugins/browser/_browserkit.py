@@ -64,11 +64,18 @@ class FakeSpeech:
         ]
 
 
-def server_config(data_dir: Path, extra: str = "", stt: str = "fake") -> str:
-    """runtime.toml for a test server: fake speech, the insurance scenario, history in SQLite."""
+REAL_SPEECH = '[session]\nvad = "silero"\nstt = "whisper"\ntts = "piper"\n'
+"""The local speech plugin's real models: Silero, faster-whisper tiny.en, Piper."""
+
+
+def server_config(data_dir: Path, extra: str = "", stt: str = "fake", *, real_speech: bool = False) -> str:
+    """runtime.toml for a test server: fake speech (or the real local models), the insurance
+    scenario on the flows engine, history in SQLite."""
+    disabled = "[]" if real_speech else '["local_speech"]'
+    session = REAL_SPEECH if real_speech else f'[session]\nvad = "fake"\nstt = "{stt}"\ntts = "fake"\n'
     return (
-        f'[runtime]\ndata_dir = "{data_dir}"\ndisable_plugins = ["local_speech"]\n'
-        f'[session]\nvad = "fake"\nstt = "{stt}"\ntts = "fake"\n'
+        f'[runtime]\ndata_dir = "{data_dir}"\ndisable_plugins = {disabled}\n'
+        f"{session}"
         "idle_reprompt_s = 600.0\nidle_hangup_s = 1200.0\n"
         '[agents]\nscenario = "insurance"\nrouters = ["flows"]\n'
         '[logging]\nlevel = "WARNING"\n'
@@ -106,18 +113,22 @@ async def serve(
     extra: str = "",
     environ: dict[str, str] | None = None,
     stt: str = "fake",
+    real_speech: bool = False,
 ) -> AsyncIterator[Server]:
-    """The app, with every installed plugin and fake speech, on a free loopback port."""
+    """The app, with every installed plugin and fake speech (``real_speech``: the local speech
+    plugin's models instead), on a free loopback port, once its providers are warmed up."""
     env = {"BROWSER_SECRET": SECRET, **(environ or {})}
     extra = (
         f'[plugins.browser]\nsecret_env = "BROWSER_SECRET"\n{extra}'
         if "[plugins.browser]" not in extra
         else extra
     )
-    loaded = parse_config(server_config(data_dir, extra, stt), base_dir=data_dir, environ=env)
+    text = server_config(data_dir, extra, stt, real_speech=real_speech)
+    loaded = parse_config(text, base_dir=data_dir, environ=env)
     host = PluginHost(disabled=loaded.config.runtime.disable_plugins)
     host.load_entry_points()
-    host.register("fakespeech", speech or FakeSpeech())
+    if not real_speech:
+        host.register("fakespeech", speech or FakeSpeech())
     runtime = Runtime(loaded, host=host, load_entry_points=False)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -130,6 +141,7 @@ async def serve(
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     try:
         async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+            assert await runtime.warmed_up(), runtime.checks  # the real models load here
             yield Server(url, runtime, http)
     finally:
         server.should_exit = True

@@ -1,30 +1,37 @@
 """The page in headless Chromium: served at ``/``, usable from the keyboard, labelled and
-readable, and a spoken conversation through the microphone (a WAV file) with barge-in, the
-transcript, the agent's audio played, the latency waterfall, and the call shown again from the
-history once it is over."""
+readable, and a spoken conversation through the microphone with the real local speech models
+(the caller is a WAV file Piper spoke, heard through the browser's capture by Silero and
+faster-whisper): barge-in, the transcript, the agent's audio played, the latency waterfall,
+and the call shown again from the history once it is over."""
 
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import tempfile
+import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import pytest_asyncio
-from _browserkit import FakeSpeech, Server, serve
-from _chromium import WAV_RATE, chromium, screenshot, write_wav
+from _browserkit import REAL_SPEECH, FakeSpeech, Server, serve
+from _chromium import chromium, screenshot, write_wav
 from playwright.async_api import Page, expect
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 VERIFY = "John Smith, 98052"
+SPOKEN = "My name is John Smith and my zip code is nine eight zero five two."
+ARTAGENT = str(Path(sys.executable).parent / "artagent")
 STAGES = ("end_of_turn", "stt", "model_first_token", "tts_first_audio", "total")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def server() -> AsyncIterator[Server]:
+    """Fake speech: for what needs no microphone."""
     folder = Path(tempfile.mkdtemp(prefix="aa-", dir="/tmp"))
     try:
         async with serve(folder, speech=FakeSpeech([VERIFY], seconds_per_char=0.03)) as running:
@@ -33,14 +40,31 @@ async def server() -> AsyncIterator[Server]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def voice_like(seconds: float, rate: int = WAV_RATE) -> np.ndarray:
-    """A voiced sound (harmonics of a gliding 140 Hz, at a syllable rhythm) that the browser's
-    noise suppression lets through and an energy detector hears as speech."""
-    t = np.arange(int(seconds * rate)) / rate
-    phase = 2 * np.pi * np.cumsum(140 + 20 * np.sin(2 * np.pi * 0.7 * t)) / rate
-    harmonics = sum(np.sin(k * phase) / k for k in range(1, 12))
-    rhythm = 0.55 + 0.45 * np.sin(2 * np.pi * 4 * t)
-    return np.asarray(0.25 * harmonics * rhythm / np.max(np.abs(harmonics)))
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def speaking_server() -> AsyncIterator[Server]:
+    """The real local speech models (warmed up before the server says it is ready)."""
+    folder = Path(tempfile.mkdtemp(prefix="aa-", dir="/tmp"))
+    try:
+        async with serve(folder, real_speech=True) as running:
+            yield running
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def caller_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The caller, spoken by Piper (``artagent speech say``): silence while the greeting starts,
+    the verification over it (the barge-in), then silence while the agent answers."""
+    folder = tmp_path_factory.mktemp("caller")
+    config = folder / "runtime.toml"
+    config.write_text(f'[runtime]\ndata_dir = "{folder}/state"\n{REAL_SPEECH}')
+    said = folder / "said.wav"
+    command = [ARTAGENT, "speech", "say", "--config", str(config), "--out", str(said), SPOKEN]
+    subprocess.run(command, check=True, capture_output=True, timeout=120)
+    with wave.open(str(said)) as recorded:
+        rate = recorded.getframerate()
+        voice = np.frombuffer(recorded.readframes(recorded.getnframes()), "<i2") / 32768.0
+    return write_wav(folder / "caller.wav", [2.5, voice, 16.0], rate=rate)
 
 
 async def _open(page: Page, server: Server) -> None:
@@ -78,25 +102,28 @@ async def test_the_page_is_labelled_readable_and_works_from_the_keyboard(server:
         await expect(page.locator("#status")).to_have_attribute("data-state", "ended")
 
 
-async def test_a_spoken_conversation_with_barge_in(server: Server, tmp_path: Path) -> None:
-    # The caller talks over the greeting two seconds in, then listens.
-    microphone = write_wav(tmp_path / "caller.wav", [2.0, voice_like(1.2), 12.0])
-    async with chromium(microphone) as page:
-        await _open(page, server)
+async def test_a_spoken_conversation_with_barge_in(speaking_server: Server, caller_wav: Path) -> None:
+    async with chromium(caller_wav) as page:
+        await _open(page, speaking_server)
         await page.click("#start")
         await expect(page.locator("#status")).to_have_attribute("data-state", "live")
         stats = page.locator("#audio-stats")
         await expect(stats).to_have_attribute("data-echo-cancellation", "true")
         await expect(stats).to_have_attribute("data-noise-suppression", "true")
 
+        # The caller speaks over the greeting: "stop" drops what the page had queued.
         greeting = page.locator("#transcript li.turn.agent[data-interrupted=true]")
-        await expect(greeting).to_contain_text("Thank you for calling", timeout=15_000)
-        await expect(stats).not_to_have_attribute("data-stops", "0")  # "stop" dropped its queue
+        await expect(greeting).to_contain_text("Thank you for calling", timeout=20_000)
+        await expect(stats).not_to_have_attribute("data-stops", "0")
         await expect(page.locator("#transcript li.note.interrupted")).to_contain_text("You interrupted auth")
 
-        await expect(page.locator("#transcript li.turn.caller")).to_have_text(f"You{VERIFY}", timeout=15_000)
+        # Their words, recognised; the agent verifies them and answers aloud.
+        caller = page.locator("#transcript li.turn.caller")
+        await expect(caller).to_contain_text("John Smith", timeout=30_000)
+        await expect(caller).to_contain_text("98052")
+        await expect(page.locator("#transcript li.note.tool").first).to_contain_text("authenticate_caller")
         answer = page.locator("#transcript li.turn.agent:not([data-pending])").last
-        await expect(answer).to_contain_text("you're verified", timeout=20_000)
+        await expect(answer).to_contain_text("you're verified", timeout=30_000)
         played_ms = int(await stats.get_attribute("data-played-ms") or 0)
         assert played_ms > 3_000, f"the agent's answer was heard ({played_ms} ms played)"
 
@@ -111,8 +138,7 @@ async def test_a_spoken_conversation_with_barge_in(server: Server, tmp_path: Pat
 
         await page.click("#stop")
         await expect(page.locator("#status")).to_have_attribute("data-state", "ended")
-        link = page.locator("#call-link a")
-        await expect(link).to_contain_text("from the history")
+        await expect(page.locator("#call-link a")).to_contain_text("from the history")
         await _show_from_history(page)
 
 
@@ -121,7 +147,7 @@ async def _show_from_history(page: Page) -> None:
     await page.click("#call-link a")
     await expect(page.locator("#status")).to_have_attribute("data-state", "history", timeout=15_000)
     await expect(page.locator("#status")).to_contain_text("ended (caller_hangup)")
-    await expect(page.locator("#transcript li.turn.caller")).to_have_text(f"You{VERIFY}")
+    await expect(page.locator("#transcript li.turn.caller")).to_contain_text("John Smith")
     await expect(page.locator("#transcript li.turn.agent[data-interrupted=true]")).to_have_count(1)
     await expect(page.locator("#transcript li.note.interrupted")).to_contain_text("You interrupted auth")
     await expect(page.locator("#waterfall .bar[data-stage=total]")).to_have_count(1)
