@@ -88,6 +88,7 @@ class _Conversation:
             self.channel.leave()  # the page is done (or refused): the call ends as a hang-up
             await call
         finally:
+            self.channel.leave()  # also when the server stops under us: the call must not linger
             reader.cancel()
             self.outbound.close(CLOSE_NORMAL, "call ended")
             await asyncio.gather(reader, return_exceptions=True)
