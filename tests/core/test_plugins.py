@@ -95,8 +95,10 @@ def test_disabled_plugin_is_not_loaded(make_config: MakeConfig) -> None:
     assert host.failures == []
     assert host.pm.get_plugin("analytics") is None
 
-    # (insurance and acs are disabled too: their routes are the only other routes installed)
-    runtime = Runtime(make_config('[runtime]\ndisable_plugins = ["analytics", "insurance", "acs"]\n'))
+    # (the verticals and channels are disabled too: theirs are the only other routes installed)
+    runtime = Runtime(
+        make_config('[runtime]\ndisable_plugins = ["analytics", "insurance", "acs", "browser"]\n')
+    )
     assert "analytics" not in runtime.plugins.plugins
     assert runtime.routes == []
     assert [s.group for s in runtime.consumers.subscriptions] == ["history"], "core's own subscriber only"
