@@ -28,14 +28,18 @@ def config(
     table: str = "",
     session: str = 'mode = "voicelive"',
     kind: str = "azure-voice-live",
+    key: bool = True,
+    idle_s: tuple[float, float] = (300.0, 600.0),
 ) -> LoadedConfig:
-    """runtime.toml for calls in the voicelive mode against ``url``; idle timers that never fire."""
+    """runtime.toml for calls in the voicelive mode against ``url``; ``idle_s``: the reprompt and
+    the hang-up after silence (by default, never within a test)."""
+    sign_in = 'api_key_env = "VOICELIVE_TEST_KEY"' if key else ""
     text = f"""
 [runtime]
 data_dir = "{data_dir}"
 [session]
-idle_reprompt_s = 300.0
-idle_hangup_s = 600.0
+idle_reprompt_s = {idle_s[0]}
+idle_hangup_s = {idle_s[1]}
 {session}
 [agents]
 timezone = "America/Los_Angeles"
@@ -43,12 +47,25 @@ timezone = "America/Los_Angeles"
 kind = "{kind}"
 endpoint = "{url}"
 model = "gpt-realtime"
-api_key_env = "VOICELIVE_TEST_KEY"
+{sign_in}
 {table}
 [plugins.voicelive.turn_detection]
 silence_duration_ms = 200
 """
     return parse_config(text, base_dir=data_dir, source="test.toml", environ={"VOICELIVE_TEST_KEY": KEY})
+
+
+class TransferChannel(FakeChannel):
+    """A channel that hands the call to a human, as ACS does."""
+
+    def __init__(self) -> None:
+        super().__init__(LoopClock())
+        self.transfers: list[tuple[str | None, str]] = []
+
+    async def transfer(self, target: str | None, reason: str) -> bool:
+        self.transfers.append((target, reason))
+        self.leave()  # the call is the human's now: our media stream ends
+        return True
 
 
 class LocalVoice:
@@ -78,8 +95,10 @@ def runtime(loaded: LoadedConfig, *, tts: FakeTTS | None = None) -> Runtime:
 class Call:
     """One call through ``runtime.sessions`` on a scripted channel, its events seen live."""
 
-    def __init__(self, runtime: Runtime, call_id: str = "call-1", **run: Any) -> None:
-        self.channel = FakeChannel(LoopClock())
+    def __init__(
+        self, runtime: Runtime, call_id: str = "call-1", *, channel: FakeChannel | None = None, **run: Any
+    ) -> None:
+        self.channel = channel or FakeChannel(LoopClock())
         self.events: list[Event] = []
         self.task = asyncio.create_task(
             runtime.sessions.run(

@@ -9,6 +9,7 @@ azure-identity caches and renews. A connection is opened per call and closed wit
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -54,16 +55,23 @@ def service_url(config: VoiceLiveConfig) -> str:
     return f"{base}{path}?{urlencode({'model': config.model})}"
 
 
-def entra_token_source(scope: str) -> TokenSource:
-    """Tokens from one ``DefaultAzureCredential`` for the worker (built on first use)."""
-    credential: list[Any] = []
+def entra_token_source(scope: str, *, renew_before_s: float = 300.0) -> TokenSource:
+    """Tokens from ``DefaultAzureCredential``, kept until ``renew_before_s`` before they expire.
+
+    The credential is opened for each renewal and closed after it (nothing is left open when the
+    worker stops); a token lasts about an hour, so a busy worker renews it once an hour.
+    """
+    held: list[Any] = []
+    lock = asyncio.Lock()
 
     async def token() -> str:
-        if not credential:
-            from azure.identity.aio import DefaultAzureCredential
+        async with lock:
+            if not held or held[0].expires_on - renew_before_s < time.time():
+                from azure.identity.aio import DefaultAzureCredential
 
-            credential.append(DefaultAzureCredential())
-        return str((await credential[0].get_token(scope)).token)
+                async with DefaultAzureCredential() as credential:
+                    held[:] = [await credential.get_token(scope)]
+            return str(held[0].token)
 
     return token
 
