@@ -2,7 +2,10 @@
 service's audio back to the call's 20 ms frames, and where on the clock the caller said what.
 
 Inside a call, audio is PCM16 at 16 kHz in 20 ms frames; the services take 24 kHz (Voice Live
-also 16 kHz) and speak 24 kHz. The resampling is core's streaming soxr :class:`Resampler`.
+also 16 kHz) and speak 24 kHz. The resampling is core's streaming soxr :class:`Resampler` with
+the ``LQ`` recipe: between 16 and 24 kHz it keeps images 58 dB down, as ``HQ`` does (59 dB), but
+holds back about 11 ms of audio instead of 21, which is latency on every turn (``QQ`` holds
+back nothing but leaves images only 18 dB down).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import bisect
 from collections import deque
 from collections.abc import AsyncIterator
 
-from artagent.audio import FRAME_MS, SAMPLE_RATE, FrameSplitter, Resampler
+from artagent.audio import FRAME_MS, SAMPLE_RATE, FrameSplitter, Quality, Resampler
 from artagent.session.playout import Clock
 
 from artagent_voicelive.events import ProtocolError
@@ -22,6 +25,7 @@ from artagent_voicelive.protocol import OUTPUT_RATE
 
 __all__ = ["AgentAudio", "CallerAudio"]
 
+QUALITY: Quality = "LQ"
 _KEPT_FRAMES = 3000
 """Arrival times kept for the caller's last minute of audio (speech ends are recent)."""
 
@@ -36,7 +40,7 @@ class CallerAudio:
 
     def __init__(self, clock: Clock, rate: int) -> None:
         self._clock = clock
-        self._resampler = Resampler(SAMPLE_RATE, rate)
+        self._resampler = Resampler(SAMPLE_RATE, rate, QUALITY)
         self.position_ms = 0.0
         """Caller audio sent so far, on the input timeline the service counts in."""
         self._ends: deque[float] = deque(maxlen=_KEPT_FRAMES)
@@ -63,7 +67,7 @@ class AgentAudio:
     playout as they come (the service sends faster than real time)."""
 
     def __init__(self) -> None:
-        self._resampler = Resampler(OUTPUT_RATE, SAMPLE_RATE)
+        self._resampler = Resampler(OUTPUT_RATE, SAMPLE_RATE, QUALITY)
         self._splitter = FrameSplitter(SAMPLE_RATE)
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._closed = False
