@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import itertools
 import json
 import time
 from collections.abc import Sequence
@@ -36,16 +35,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
-from realtime_script import Answer, Brain, Call, Context, Drop, Fail, Say, echo_brain, speech
+from fake_responses import new_id as _id
+from fake_responses import respond
+from realtime_script import SPELLINGS, Brain, Context, echo_brain
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
-
-_IDS = itertools.count(1)
-
-
-def _id(prefix: str) -> str:
-    return f"{prefix}_{next(_IDS)}"
 
 
 @dataclass
@@ -148,7 +143,7 @@ class _Session:
 
     def __init__(self, fake: FakeRealtime, ws: ServerConnection, connection: Connection) -> None:
         self.fake, self.ws, self.connection = fake, ws, connection
-        self.names = _Names(fake.dialect)
+        self.names = SPELLINGS[fake.dialect]
         self.response: asyncio.Task[None] | None = None
         self.cancelled = False
         self.speaking, self.start_ms, self.last_voice_ms = False, 0.0, 0.0
@@ -242,7 +237,7 @@ class _Session:
         words = self.fake.next_utterance()
         user = {"id": item, "type": "message", "role": "user", "text": words}
         self.connection.items.append(user)
-        await self.send(self.names.item_created, item={"id": item, "type": "message", "role": "user"})
+        await self.send(self.names["item_created"], item={"id": item, "type": "message", "role": "user"})
         self.spawn(self._transcribe(item, words))
         if self.turn_detection.get("create_response", True):
             await self._start(None)
@@ -282,7 +277,7 @@ class _Session:
         elif item.get("type") == "message":
             item["text"] = item["content"][0]["text"]
         self.connection.items.append(item)
-        await self.send(self.names.item_created, item={"id": item["id"], "type": item["type"]})
+        await self.send(self.names["item_created"], item={"id": item["id"], "type": item["type"]})
 
     async def _error(self, code: str, message: str, event: dict[str, Any]) -> None:
         error = {
@@ -300,7 +295,7 @@ class _Session:
         await self.send(
             "response.created", response={"id": response_id, "status": "in_progress", "output": []}
         )
-        self.response = self.spawn(self._respond(response_id, self._context(instructions)))
+        self.response = self.spawn(respond(self, response_id, self._context(instructions)))
 
     def _context(self, instructions: str | None) -> Context:
         session = str(self.connection.session.get("instructions", ""))
@@ -314,116 +309,3 @@ class _Session:
         self.cancelled = True
         if self.response is not None:
             await asyncio.wait({self.response})
-
-    async def _respond(self, response_id: str, context: Context) -> None:
-        answer: Answer = self.fake.brain(context)
-        await asyncio.sleep(self.fake.first_audio_s)
-        if isinstance(answer, Fail):
-            await self.send(
-                "error", error={"type": "server_error", "code": answer.code, "message": answer.message}
-            )
-            return
-        if isinstance(answer, Drop):
-            self.ws.transport.abort()
-            return
-        first = True
-        for part in answer:
-            if self.cancelled:
-                break
-            if isinstance(part, Say):
-                await self._say(response_id, part, first)
-                first = False
-            else:
-                await self._call(response_id, part)
-        status = "cancelled" if self.cancelled else "completed"
-        usage = {"input_tokens": 120, "output_tokens": 30, "total_tokens": 150}
-        await self.send("response.done", response={"id": response_id, "status": status, "usage": usage})
-
-    async def _say(self, response_id: str, part: Say, first: bool) -> None:
-        item, names = _id("item"), self.names
-        await self.send(
-            "response.output_item.added",
-            response_id=response_id,
-            item={"id": item, "type": "message", "role": "assistant"},
-        )
-        pcm = speech(part.text, self.fake.ms_per_char)
-        step = 24 * self.fake.chunk_ms * 2
-        words = part.text.split()
-        chunks = range(0, len(pcm), step)
-        for index, start in enumerate(chunks):
-            if self.cancelled:
-                return
-            if first and index == 0:
-                self.connection.first_audio_sent.append(time.monotonic())
-            delta = base64.b64encode(pcm[start : start + step]).decode()
-            await self.send(names.audio_delta, response_id=response_id, item_id=item, delta=delta)
-            share = words[index * len(words) // len(chunks) : (index + 1) * len(words) // len(chunks)]
-            if share:
-                await self.send(
-                    names.transcript_delta, response_id=response_id, item_id=item, delta=" ".join(share) + " "
-                )
-            await asyncio.sleep(self.fake.chunk_ms / 1000 / self.fake.pace)
-        self.connection.items.append({"id": item, "type": "message", "role": "assistant", "text": part.text})
-        await self.send(names.audio_done, response_id=response_id, item_id=item)
-        await self.send(names.transcript_done, response_id=response_id, item_id=item, transcript=part.text)
-
-    async def _call(self, response_id: str, part: Call) -> None:
-        item, call_id = _id("item"), _id("call")
-        await self.send(
-            "response.output_item.added",
-            response_id=response_id,
-            item={"id": item, "type": "function_call", "name": part.name, "call_id": call_id},
-        )
-        arguments = json.dumps(part.arguments)
-        self.connection.items.append(
-            {"id": item, "type": "function_call", "name": part.name, "call_id": call_id}
-        )
-        done: dict[str, Any] = {
-            "response_id": response_id,
-            "item_id": item,
-            "call_id": call_id,
-            "arguments": arguments,
-        }
-        if self.fake.dialect == "ga":
-            done["name"] = part.name  # the preview services name it only in output_item.added
-        await self.send(
-            "response.function_call_arguments.delta",
-            response_id=response_id,
-            item_id=item,
-            call_id=call_id,
-            delta=arguments,
-        )
-        await self.send("response.function_call_arguments.done", **done)
-
-
-@dataclass(frozen=True)
-class _Names:
-    dialect: str
-
-    @property
-    def audio_delta(self) -> str:
-        return "response.output_audio.delta" if self.dialect == "ga" else "response.audio.delta"
-
-    @property
-    def audio_done(self) -> str:
-        return "response.output_audio.done" if self.dialect == "ga" else "response.audio.done"
-
-    @property
-    def transcript_delta(self) -> str:
-        return (
-            "response.output_audio_transcript.delta"
-            if self.dialect == "ga"
-            else "response.audio_transcript.delta"
-        )
-
-    @property
-    def transcript_done(self) -> str:
-        return (
-            "response.output_audio_transcript.done"
-            if self.dialect == "ga"
-            else "response.audio_transcript.done"
-        )
-
-    @property
-    def item_created(self) -> str:
-        return "conversation.item.added" if self.dialect == "ga" else "conversation.item.created"

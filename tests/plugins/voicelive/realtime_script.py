@@ -17,6 +17,23 @@ from typing import Any
 import numpy as np
 
 OUTPUT_RATE = 24_000
+SPELLINGS = {
+    "ga": {
+        "audio_delta": "response.output_audio.delta",
+        "audio_done": "response.output_audio.done",
+        "transcript_delta": "response.output_audio_transcript.delta",
+        "transcript_done": "response.output_audio_transcript.done",
+        "item_created": "conversation.item.added",
+    },
+    "preview": {
+        "audio_delta": "response.audio.delta",
+        "audio_done": "response.audio.done",
+        "transcript_delta": "response.audio_transcript.delta",
+        "transcript_done": "response.audio_transcript.done",
+        "item_created": "conversation.item.created",
+    },
+}
+"""The server events the GA release renamed, in each dialect."""
 
 
 @dataclass(frozen=True)

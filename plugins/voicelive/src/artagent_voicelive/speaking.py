@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -39,6 +40,7 @@ from artagent_voicelive.protocol import ClientEvents
 
 __all__ = ["Host", "Speaking", "Utterance"]
 
+log = logging.getLogger(__name__)
 E = TypeVar("E", bound=Event)
 FRAME_MS = 20.0
 
@@ -230,6 +232,9 @@ class Speaking:
 
         try:
             await self._playout.play(utterance.audio.frames(), on_first_frame=first_frame)
+        except Exception:  # the channel cannot send (the caller is gone): its frames end the call
+            log.warning("response %s: the channel refused its audio", utterance.id, exc_info=True)
+            utterance.stopped = True
         finally:
             if self._current is utterance:
                 self._current = None
