@@ -14,6 +14,7 @@ whole JSON. Everything here is plain standard library so that rendering never ne
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import operator
@@ -21,6 +22,7 @@ import os
 import platform
 import re
 import subprocess
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +37,7 @@ __all__ = [
     "percentile",
     "render_markdown",
     "revision",
+    "within",
     "write_docs",
 ]
 
@@ -265,3 +268,27 @@ def write_docs(json_path: Path, md_path: Path, results: Mapping[str, Mapping[str
     data = merge_results(json_path, results)
     md_path.write_text(render_markdown(data, existing_intro(md_path)), encoding="utf-8")
     return data
+
+
+async def within(seconds: float, work: Any) -> Any:
+    """Await ``work``, or fail saying where every task is stuck (a benchmark must not hang)."""
+    task = asyncio.ensure_future(work)
+    await asyncio.wait({task}, timeout=seconds)
+    if not task.done():
+        me = asyncio.current_task()
+        stuck = Counter(_where(t.get_coro()) for t in asyncio.all_tasks() if t is not me)
+        task.cancel()
+        await asyncio.wait({task})
+        raise RuntimeError(f"the run did not end within {seconds:.0f} s; tasks: {dict(stuck)}")
+    return task.result()
+
+
+def _where(awaitable: Any) -> str:
+    """The chain of awaits a coroutine is suspended in, outermost first."""
+    chain = []
+    while awaitable is not None:
+        frame = getattr(awaitable, "cr_frame", None) or getattr(awaitable, "ag_frame", None)
+        name = getattr(awaitable, "__qualname__", type(awaitable).__name__)
+        chain.append(f"{name}:{frame.f_lineno}" if frame is not None else name)
+        awaitable = getattr(awaitable, "cr_await", None) or getattr(awaitable, "ag_await", None)
+    return " -> ".join(chain)

@@ -78,8 +78,11 @@ def test_values_are_decoded_into_typed_sections() -> None:
 def test_repo_runtime_toml_decodes_and_states_the_defaults() -> None:
     loaded = load_config(REPO_RUNTIME_TOML, environ={})
     cfg = loaded.config
-    # The file documents the built-in defaults: apart from plugin tables, it changes nothing.
-    assert msgspec.structs.replace(cfg, plugins={}) == Config()
+    # The file documents the built-in defaults: apart from plugin tables and the names of the
+    # embedded speech providers it selects, it changes nothing.
+    assert (cfg.session.vad, cfg.session.stt, cfg.session.tts) == ("silero", "whisper", "piper")
+    session = msgspec.structs.replace(cfg.session, vad="", stt="", tts="")
+    assert msgspec.structs.replace(cfg, plugins={}, session=session) == Config()
     assert loaded.data_dir == REPO_ROOT / ".artagent"
     # Every plugin table it carries decodes with the installed plugin's own schema, and states
     # that plugin's defaults too.

@@ -128,12 +128,18 @@ def test_every_config_key_is_in_configuration_md_with_its_default() -> None:
     assert not problems, "docs/configuration.md: " + "; ".join(problems)
 
 
+SELECTED_IN_FILE = {"session.vad", "session.stt", "session.tts"}
+"""Keys runtime.toml sets on purpose: it names the embedded speech providers (the code's empty
+default means "the one installed", which stops being one when a cloud speech plugin is added)."""
+
+
 def test_repository_runtime_toml_holds_the_documented_defaults() -> None:
     """docs/configuration.md gives the code's defaults as those of the repository's runtime.toml."""
     text = (ROOT / "runtime.toml").read_text(encoding="utf-8")
     loaded = parse_config(text, base_dir=ROOT, environ={})
-    in_file = {key: _value(loaded.config, key) for key, _ in _keys(Config) if key != "plugins"}
-    defaults = {key: default for key, default in _keys(Config) if key != "plugins"}
+    compared = [key for key, _ in _keys(Config) if key != "plugins" and key not in SELECTED_IN_FILE]
+    in_file = {key: _value(loaded.config, key) for key in compared}
+    defaults = {key: default for key, default in _keys(Config) if key in compared}
     assert in_file == defaults
     host = _only_example_plugin()
     table = host.decode_configs(loaded.config.plugins)[EXAMPLE_PLUGIN]

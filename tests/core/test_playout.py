@@ -6,7 +6,8 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from artagent.session.playout import LoopClock, Playout
+from artagent.session.playout import FrameQueue, LoopClock, Playout
+from artagent.testing import VirtualClock
 
 FRAME = b"\0" * 640
 
@@ -129,3 +130,107 @@ async def test_loop_clock_paces_in_real_time() -> None:
 
 async def _record_real(sent: list[float], clock: LoopClock) -> None:
     sent.append(clock.now())
+
+
+def test_a_frame_queue_filled_in_bursts_plays_paced_and_ends_when_closed() -> None:
+    with VirtualClock() as clock:
+        sent: list[float] = []
+
+        async def send(frame: bytes) -> None:
+            sent.append(clock.now())
+
+        playout = Playout(send, clock, lead_ms=40)
+        queue = FrameQueue()
+
+        async def synthesize() -> None:
+            queue.put([FRAME] * 4)  # a TTS chunk: several frames at once
+            await clock.sleep(0.3)  # the next chunk comes late: the far side runs dry
+            queue.put([FRAME] * 2)
+            queue.close()
+
+        async def main() -> float:
+            producer = asyncio.create_task(synthesize())
+            heard = await playout.play(queue)
+            await producer
+            return heard
+
+        heard = clock.run(main())
+    assert _ms(sent) == [0, 0, 0, 20, 300, 300]  # the lead at once, real time, a gap, the lead
+    assert playout.underruns == 1
+    assert heard == pytest.approx(120.0)
+
+
+async def test_a_stopped_playout_whose_turn_is_cancelled_too_is_cancelled() -> None:
+    clock = StepClock()
+    playout = Playout(lambda f: _record([], clock), clock)
+    queue = FrameQueue()
+    queue.put([FRAME] * 1000)
+
+    async def turn() -> float:
+        return await playout.play(queue)
+
+    task = asyncio.create_task(turn())
+    while clock.now() < 0.1:  # noqa: ASYNC110 - stepping virtual time
+        await asyncio.sleep(0)
+    playout.stop()  # barge-in: the engine stops the playout, then cancels the reply
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not playout.playing
+
+
+async def test_after_stop_the_same_task_can_play_the_next_utterance() -> None:
+    clock = StepClock()
+    sent: list[float] = []
+    playout = Playout(lambda f: _record(sent, clock), clock)
+
+    async def stop_at(t: float) -> None:
+        while clock.now() < t:  # noqa: ASYNC110 - stepping virtual time
+            await asyncio.sleep(0)
+        playout.stop()
+
+    stopper = asyncio.create_task(stop_at(0.1))
+    first = await playout.play(frames(100))
+    await stopper
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0  # no cancellation left pending on the caller
+    count = len(sent)
+    second = await playout.play(frames(5))  # the stop was taken back: nothing is cancelled
+    assert 80 <= first <= 120
+    assert second == pytest.approx(100.0)
+    assert len(sent) == count + 5
+
+
+async def test_loop_clock_sleeps_end_on_the_millisecond_after_their_deadline() -> None:
+    clock = LoopClock()
+    loop = asyncio.get_running_loop()
+    woke: dict[int, float] = {}
+
+    async def sleeper(index: int, seconds: float) -> None:
+        deadline = loop.time() + seconds
+        await clock.sleep(seconds)
+        woke[index] = loop.time() - deadline
+
+    sleepers = [asyncio.create_task(sleeper(i, 0.01 + i * 0.0001)) for i in range(20)]
+    cancelled = asyncio.create_task(sleeper(99, 0.01))
+    await asyncio.sleep(0)
+    cancelled.cancel()  # a cancelled sleeper neither wakes nor keeps the others from waking
+    await asyncio.gather(*sleepers)
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    assert sorted(woke) == list(range(20))
+    assert all(-1e-6 <= late < 0.02 for late in woke.values())  # not early; late by a tick or so
+
+
+async def test_loop_clock_sleep_of_zero_yields_once() -> None:
+    clock = LoopClock()
+    order: list[str] = []
+
+    async def other() -> None:
+        order.append("other")
+
+    task = asyncio.create_task(other())
+    await clock.sleep(0)
+    order.append("after sleep(0)")
+    await task
+    assert order == ["other", "after sleep(0)"]

@@ -16,6 +16,7 @@ from artagent.events import CORE_EVENT_TYPES, DuplicateEventTypeError, Event, Ev
 from artagent.hookspecs import hookimpl
 from artagent.plugins import PluginHost, PluginLoadError
 from artagent.runtime import Runtime
+from prometheus_client import CollectorRegistry
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MakeConfig = Callable[..., LoadedConfig]
@@ -316,9 +317,9 @@ def test_every_hook_is_called_at_start_up(make_config: MakeConfig) -> None:
             return []
 
         @hookimpl
-        def register_providers(self, config: Any, secrets: Any) -> list[Any]:
+        def register_providers(self, config: Any, secrets: Any, metrics: Any) -> list[Any]:
             calls.append("register_providers")
-            assert secrets == {}
+            assert secrets == {} and isinstance(metrics, CollectorRegistry)
             return []
 
         @hookimpl

@@ -110,6 +110,7 @@ def test_three_turns_emit_events_in_order_with_exact_latencies(virtual_clock: Vi
         assert latency.total_ms == 950.0  # 500 + 300 + 150, at the wire
     finals = [t.text for t in call.of(TranscriptionReceived)]
     assert finals == asks
+    assert call.turn_detector.asked == asks  # once per transcript, not on every silent frame
     total = {"stage": "total"}
     assert call.registry.get_sample_value("artagent_turn_latency_seconds_count", total) == 3
     assert call.registry.get_sample_value("artagent_turn_latency_seconds_sum", total) == pytest.approx(2.85)

@@ -91,7 +91,8 @@ def test_sigterm_drains_active_calls(data_dir: Path, fake_distribution: Callable
     # The installed verticals are disabled: these calls are one plain assistant on the fake model.
     config.write_text(f'[runtime]\ndata_dir = "{state}"\ndisable_plugins = ["insurance"]\n'
                       '[server]\nport = 0\ndrain_timeout_s = 1.5\n'
-                      f'[session]\ngreeting = "{GREETING}"\nfarewell = "{FAREWELL}"\n'
+                      '[session]\nvad = "fake"\nstt = "fake"\ntts = "fake"\nmodel = "fake"\n'
+                      f'greeting = "{GREETING}"\nfarewell = "{FAREWELL}"\n'
                       'idle_reprompt_s = 600.0\nidle_hangup_s = 1200.0\n'
                       '[logging]\nlevel = "WARNING"\n')  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(site)}

@@ -1,5 +1,5 @@
-"""The ``artagent`` command: serve, plugins, config check, events tail/publish, agents, chat,
-calls, and the plugins' own commands."""
+"""The ``artagent`` command: serve, plugins, config check, events tail/publish, speech
+say/transcribe, agents, chat, calls, and the plugins' own commands."""
 
 from __future__ import annotations
 
@@ -89,6 +89,21 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- speech --------------------------------------------------------------------------------
+def cmd_speech(args: argparse.Namespace) -> int:
+    from artagent import speech_cli
+
+    loaded = _load(args.config)
+    _setup_logging("WARNING")
+    try:
+        if args.action == "say":
+            return speech_cli.say(loaded, args.text, Path(args.out), args.voice)
+        return speech_cli.transcribe(loaded, Path(args.file), args.json)
+    except speech_cli.SpeechCliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
 # -- events --------------------------------------------------------------------------------
 def cmd_events_tail(args: argparse.Namespace) -> int:
     from artagent.bus.console import tail
@@ -145,6 +160,18 @@ def build_parser() -> argparse.ArgumentParser:
     check = config.add_parser("check", help="validate a runtime.toml")
     check.add_argument("file", nargs="?", help="the file (default: ./runtime.toml)")
     check.set_defaults(func=cmd_config_check)
+
+    speech_tools = sub.add_parser("speech", help="try the speech providers")
+    speech = speech_tools.add_subparsers(dest="action", required=True)
+    say = with_config(speech.add_parser("say", help="synthesize TEXT into a WAV file"))
+    say.add_argument("text", metavar="TEXT")
+    say.add_argument("--out", required=True, metavar="FILE.wav", help="the WAV file to write")
+    say.add_argument("--voice", help="a voice name or path the TTS provider knows (default: its own)")
+    say.set_defaults(func=cmd_speech)
+    hear = with_config(speech.add_parser("transcribe", help="transcribe a WAV file (any sample rate)"))
+    hear.add_argument("file", metavar="FILE.wav")
+    hear.add_argument("--json", action="store_true", help="one JSON document")
+    hear.set_defaults(func=cmd_speech)
 
     events = sub.add_parser("events", help="the event bus").add_subparsers(dest="action", required=True)
     tail = with_config(events.add_parser("tail", help="follow the bus live until Ctrl-C"))

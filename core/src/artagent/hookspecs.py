@@ -88,7 +88,9 @@ def register_routes(  # type: ignore[empty-body]
 
 
 @hookspec
-def register_providers(config: Any, secrets: Mapping[str, str]) -> Iterable[ProviderSpec]:  # type: ignore[empty-body]
+def register_providers(  # type: ignore[empty-body]
+    config: Any, secrets: Mapping[str, str], metrics: CollectorRegistry
+) -> Iterable[ProviderSpec]:
     """Return the speech, model and turn-taking providers this plugin offers, by kind and name.
 
     Called once while the runtime is built. Each :class:`artagent.providers.ProviderSpec` names
@@ -96,7 +98,10 @@ def register_providers(config: Any, secrets: Mapping[str, str]) -> Iterable[Prov
     speech-to-speech session mode, :class:`artagent.session.modes.RealtimeMode`), a name unique within
     that kind (runtime.toml chooses providers by these names) and a factory that builds the
     provider from its settings table. Two plugins offering the same kind and name stop the
-    start-up with an error naming both.
+    start-up with an error naming both. ``metrics`` is the runtime's Prometheus registry, for
+    the providers' own metrics (inference queues, say). Factories must be cheap (``artagent
+    plugins`` and ``config check`` build the selected providers too): load models in the
+    provider's optional ``async warm_up()``, which the runtime awaits at start-up.
     """
 
 

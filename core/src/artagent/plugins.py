@@ -158,8 +158,8 @@ class PluginHost:
     def subscribers(self, configs: Mapping[str, Any], **services: Any) -> list[tuple[str, Any]]:
         return self._collect("register_subscribers", services, configs)
 
-    def providers(self, configs: Mapping[str, Any]) -> list[tuple[str, Any]]:
-        return self._collect("register_providers", {}, configs)
+    def providers(self, configs: Mapping[str, Any], **services: Any) -> list[tuple[str, Any]]:
+        return self._collect("register_providers", services, configs)
 
     def stores(self, configs: Mapping[str, Any]) -> list[tuple[str, Any]]:
         return self._collect("register_stores", {}, configs)

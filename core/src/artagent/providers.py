@@ -29,6 +29,7 @@ __all__ = [
     "ProviderSpec",
     "STTProvider",
     "STTStream",
+    "SupportsWarmUp",
     "TTSProvider",
     "TextDelta",
     "ToolCallRequest",
@@ -236,6 +237,19 @@ class MediaChannel(Protocol):
     async def hangup(self, reason: str) -> None: ...
 
 
+# -- start-up -------------------------------------------------------------------------------
+@runtime_checkable
+class SupportsWarmUp(Protocol):
+    """A provider that needs time before its first call (loading a model, a first inference).
+
+    Optional: a provider of any kind may define it. The runtime awaits it at start-up for the
+    providers ``[session]`` selects, and ``/readiness`` answers 503 (check ``providers``) until
+    every one has finished. It must not block the event loop: load in an executor.
+    """
+
+    async def warm_up(self) -> None: ...
+
+
 # -- registration ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ProviderSpec:
@@ -245,6 +259,9 @@ class ProviderSpec:
     name: str
     factory: Callable[[Mapping[str, Any]], Any]
     description: str = ""
+    default: bool = False
+    """The embedded default of its kind: chosen when ``[session]`` names no provider of this
+    kind and several are installed, if it is the only one so marked."""
 
     def describe(self) -> str:
         return f"{self.kind}:{self.name}"
@@ -277,6 +294,10 @@ class ProviderRegistry:
 
     def names(self, kind: ProviderKind) -> list[str]:
         return sorted(name for k, name in self._specs if k == kind)
+
+    def defaults(self, kind: ProviderKind) -> list[str]:
+        """The names of ``kind`` whose plugin marked them as the embedded default."""
+        return sorted(name for (k, name), (spec, _) in self._specs.items() if k == kind and spec.default)
 
     def create(self, kind: ProviderKind, name: str, settings: Mapping[str, Any] | None = None) -> Any:
         """Build the provider ``name`` of ``kind``; the error lists the names that exist."""

@@ -37,7 +37,7 @@ from artagent.loop_lag import LoopLagMonitor
 from artagent.plugins import PluginHost, PluginLoadError
 from artagent.providers import ProviderRegistry, ProviderSpec
 from artagent.session.latency import SessionMetrics
-from artagent.session.launcher import SessionLauncher
+from artagent.session.launcher import SessionLauncher, WarmUpError
 from artagent.session.turns import EndpointingTurnDetector
 
 __all__ = ["Runtime"]
@@ -90,7 +90,7 @@ class Runtime:
         builtin = ProviderSpec("turn_detector", "endpointing", EndpointingTurnDetector.from_settings)
         self.providers.add(builtin, owner="artagent")
         try:
-            self.providers.extend(self.plugins.providers(self.plugin_configs))
+            self.providers.extend(self.plugins.providers(self.plugin_configs, metrics=self.registry))
         except ValueError as exc:
             raise PluginLoadError(str(exc)) from None
         self.history = self._build_history(loaded)
@@ -158,6 +158,9 @@ class Runtime:
             raise ConfigError(exc.issues, loaded.source) from None
         if self.sessions.missing:
             log.warning("calls cannot start on this worker yet: %s", self.sessions.status)
+        self._warm_up: asyncio.Task[None] | None = None
+        if self.sessions.warming_up():
+            self.checks["providers"] = "not warmed up yet"
         self._stopping = False
 
     def _agents_layer(self, loaded: LoadedConfig) -> AgentsLayer:
@@ -207,7 +210,13 @@ class Runtime:
         return not self.draining and all(v == "ok" for v in self.checks.values())
 
     async def start(self) -> None:
-        """Connect to Redis (starting the embedded one if configured), then publish and consume."""
+        """Connect to Redis (starting the embedded one if configured), then publish and consume.
+
+        The selected providers' warm-up starts first and goes on in the background: until it
+        is over, ``/readiness`` says 503 with the check ``providers``.
+        """
+        if "providers" in self.checks and self._warm_up is None:
+            self._warm_up = asyncio.create_task(self._warm_up_providers(), name="warm-up")
         if self.embedded is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.embedded.start)
         try:
@@ -224,9 +233,31 @@ class Runtime:
             "runtime %s ready: bus at %s, %d plugins", self.worker, self.redis_url, len(self.plugins.plugins)
         )
 
+    async def _warm_up_providers(self) -> None:
+        waiting = ", ".join(self.sessions.warming_up())
+        self.checks["providers"] = f"warming up {waiting}"
+        started = asyncio.get_running_loop().time()
+        try:
+            await self.sessions.warm_up()
+        except WarmUpError as exc:
+            self.checks["providers"] = f"warm-up failed: {exc}"
+            log.error("provider warm-up failed, this worker stays not ready: %s", exc)
+            return
+        self.checks["providers"] = "ok"
+        log.info("providers warmed up in %.1f s: %s", asyncio.get_running_loop().time() - started, waiting)
+
+    async def warmed_up(self) -> bool:
+        """Wait for the start-up warm-up (if any) to end; true unless it failed."""
+        if self._warm_up is not None:
+            await asyncio.shield(self._warm_up)
+        return self.checks.get("providers", "ok") == "ok"
+
     async def stop(self) -> None:
         """Stop consuming, publish what is queued (or spill it), disconnect, stop embedded Redis."""
         self._stopping = True
+        if self._warm_up is not None and not self._warm_up.done():
+            self._warm_up.cancel()
+            await asyncio.wait({self._warm_up})
         await self.consumers.stop()
         await self.history.stop()
         await self.outbox.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import socket
 from types import FrameType
@@ -12,6 +11,7 @@ import uvicorn
 
 from artagent.app import create_app
 from artagent.config import LoadedConfig
+from artagent.gc_policy import settle_after_startup, use_worker_thresholds
 from artagent.runtime import Runtime
 
 __all__ = ["serve"]
@@ -63,6 +63,10 @@ async def _announce(server: uvicorn.Server) -> None:
         if server.should_exit:
             return
         await asyncio.sleep(0.05)
+    # Start-up is over (the runtime, its plugins and connections are built): what exists now
+    # lives as long as the process, so the collector never needs to walk it again.
+    frozen = settle_after_startup()
+    log.debug("garbage collector: %d start-up objects frozen", frozen)
     for srv in server.servers:
         for sock in srv.sockets:
             host, port = sock.getsockname()[:2]
@@ -86,9 +90,7 @@ def serve(loaded: LoadedConfig, host: str | None = None, port: int | None = None
     cfg = loaded.config
     runtime = Runtime(loaded)
     app = create_app(runtime)
-    # Everything imported and built so far lives as long as the process: move it out of the
-    # collector's reach so full collections stay short (they pause the event loop).
-    gc.freeze()
+    use_worker_thresholds()  # short collector pauses: every call shares the event loop
     config = uvicorn.Config(
         app,
         host=host or cfg.server.host,

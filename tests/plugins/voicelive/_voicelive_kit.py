@@ -30,13 +30,17 @@ def config(
     kind: str = "azure-voice-live",
     key: bool = True,
     idle_s: tuple[float, float] = (300.0, 600.0),
+    local_speech: bool = False,
 ) -> LoadedConfig:
     """runtime.toml for calls in the voicelive mode against ``url``; ``idle_s``: the reprompt and
-    the hang-up after silence (by default, never within a test)."""
+    the hang-up after silence (by default, never within a test). The local speech plugin is
+    left out unless ``local_speech`` (its models would warm up beside every test call)."""
     sign_in = 'api_key_env = "VOICELIVE_TEST_KEY"' if key else ""
+    disabled = "" if local_speech else '"local_speech"'
     text = f"""
 [runtime]
 data_dir = "{data_dir}"
+disable_plugins = [{disabled}]
 [session]
 idle_reprompt_s = {idle_s[0]}
 idle_hangup_s = {idle_s[1]}
@@ -84,8 +88,9 @@ def local_tts() -> FakeTTS:
 
 
 def runtime(loaded: LoadedConfig, *, tts: FakeTTS | None = None) -> Runtime:
-    """Every installed plugin (voicelive, insurance, flows...) plus, when given, a local TTS."""
-    host = PluginHost()
+    """The installed plugins (voicelive, insurance, flows...; not those the configuration
+    disables) plus, when given, a TTS of the test kit as the voice of last resort."""
+    host = PluginHost(disabled=loaded.config.runtime.disable_plugins)
     host.load_entry_points()
     if tts is not None:
         host.register("local_voice", LocalVoice(tts))

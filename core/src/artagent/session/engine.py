@@ -189,6 +189,8 @@ class Session:
         self._reply: Reply | None = None
         self._reply_task: asyncio.Task[None] | None = None
         self._words: list[str] = []
+        self._silence_needed: tuple[str, float] | None = None
+        """The turn detector's answer (ms) for the caller's words so far."""
         self._awaiting_finals = 0
         self._speech_end: float | None = None
         self._final_at: float | None = None
@@ -338,10 +340,12 @@ class Session:
         task, heard_ms = self._reply_task, 0.0
         if task is None or task.done() or task is asyncio.current_task():
             return heard_ms  # a reply ending the call (an agent's goodbye) is left to finish
-        if self._playout.playing:
+        flush = self._playout.playing
+        if flush:
             heard_ms = self._playout.stop()
+        task.cancel()  # before the flush is awaited: the reply must not go on meanwhile
+        if flush:
             await self._channel.flush()
-        task.cancel()
         if wait:
             await asyncio.wait({task})
         return heard_ms
@@ -414,8 +418,10 @@ class Session:
         if self._ending or self._segmenter.speaking or self._awaiting_finals or not self._words:
             return
         text = " ".join(self._words)
-        needed_ms = self._turn_detector.silence_needed_s(text) * 1000
-        if self._segmenter.silence_ms + 1e-6 < needed_ms:
+        if self._silence_needed is None or self._silence_needed[0] != text:
+            # Asked once per transcript, not on every silent frame of every call.
+            self._silence_needed = (text, self._turn_detector.silence_needed_s(text) * 1000)
+        if self._segmenter.silence_ms + 1e-6 < self._silence_needed[1]:
             return
         self._words = []
         timeline = TurnTimeline(
@@ -575,6 +581,8 @@ class Session:
                 await self._speak(Reply(), text_clauses(self.settings.apology), apologize=False)
             return
         finally:
+            if self._reply is reply:
+                self._reply = None  # its clauses need not live until the next reply
             if activity:
                 self._touch()
         self._remember(reply, reply.segments(), interrupted=False)

@@ -28,21 +28,33 @@ from artagent.agents.layer import AgentsLayer
 from artagent.agents.routing import RoutingError
 from artagent.bus.outbox import CallEmitter, Publisher
 from artagent.calls import ActiveCalls
-from artagent.config import ConfigError, ConfigIssue, SessionConfig
+from artagent.config import SessionConfig
 from artagent.events import Event
-from artagent.providers import PIPELINE_KINDS, MediaChannel, ProviderKind, ProviderRegistry
+from artagent.providers import (
+    MediaChannel,
+    ProviderKind,
+    ProviderRegistry,
+    SupportsWarmUp,
+)
 from artagent.session.conversation import Conversation, SingleAgent
 from artagent.session.engine import Session, SessionSettings
 from artagent.session.latency import SessionMetrics
 from artagent.session.modes import PIPELINE, CallSession, ModeSelector, RealtimeCall, RealtimeMode
 from artagent.session.persistence import StateKeeper
 from artagent.session.playout import Clock, LoopClock
+from artagent.session.resolution import resolve_providers, session_settings
 from artagent.session.state import SessionState, SessionStore
 from artagent.session.tools import ToolRunner
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RESUME_SEQ_GAP", "SessionLauncher", "SessionUnavailableError", "resolve_providers"]
+__all__ = [
+    "RESUME_SEQ_GAP",
+    "SessionLauncher",
+    "SessionUnavailableError",
+    "WarmUpError",
+    "resolve_providers",
+]
 
 SAMPLE_RATE = 16_000
 RESUME_SEQ_GAP = 10_000
@@ -54,66 +66,8 @@ class SessionUnavailableError(RuntimeError):
     """This worker cannot run calls: a provider kind has nothing installed to serve it."""
 
 
-def resolve_providers(
-    config: SessionConfig, registry: ProviderRegistry
-) -> tuple[dict[ProviderKind, str], dict[ProviderKind, str]]:
-    """The provider name chosen for each kind, and for each kind with none installed why.
-
-    A name that is not registered, or an empty name with several candidates, is a
-    :class:`ConfigError` naming the ``session.<kind>`` key.
-    """
-    chosen: dict[ProviderKind, str] = {}
-    missing: dict[ProviderKind, str] = {}
-    issues: list[ConfigIssue] = []
-    for kind in PIPELINE_KINDS:
-        name, installed = getattr(config, kind), registry.names(kind)
-        if kind == "model" and not name and len(installed) > 1:
-            continue  # agents choose among several routers by [agents] routers
-        listed = ", ".join(installed) or "none installed"
-        if name and name not in installed:
-            issues.append(ConfigIssue(f"session.{kind}", f"no {kind} provider named {name!r} ({listed})"))
-        elif name:
-            chosen[kind] = name
-        elif len(installed) == 1:
-            chosen[kind] = installed[0]
-        elif installed:
-            issues.append(
-                ConfigIssue(f"session.{kind}", f"several {kind} providers installed ({listed}): name one")
-            )
-        else:
-            missing[kind] = f"no {kind} provider is installed (install a speech or agents plugin)"
-    if issues:
-        raise ConfigError(issues)
-    return chosen, missing
-
-
-def session_settings(config: SessionConfig, *, channel: str, worker: str | None = None) -> SessionSettings:
-    """The engine's settings for one call on ``channel``, from ``[session]``."""
-    return SessionSettings(
-        channel=channel,
-        worker=worker,
-        greeting=config.greeting,
-        resume_greeting=config.resume_greeting,
-        apology=config.apology,
-        farewell=config.farewell,
-        idle_reprompt=config.idle_reprompt,
-        idle_reprompt_s=config.idle_reprompt_s,
-        idle_hangup_s=config.idle_hangup_s,
-        max_duration_s=config.max_duration_s,
-        tool_timeout_s=config.tool_timeout_s,
-        max_tool_rounds=config.max_tool_rounds,
-        tool_filler=config.tool_filler,
-        tool_filler_s=config.tool_filler_s,
-        transfer_failed=config.transfer_failed,
-        lead_ms=config.lead_ms,
-        barge_in=config.barge_in.enabled,
-        barge_in_min_speech_ms=config.barge_in.min_speech_ms,
-        false_interruption_s=config.barge_in.false_interruption_s,
-        fillers=tuple(config.barge_in.fillers),
-        speech_threshold=config.speech.threshold,
-        speech_release=config.speech.release,
-        speech_stop_ms=config.speech.stop_ms,
-    )
+class WarmUpError(RuntimeError):
+    """A provider's ``warm_up`` failed; the message names the provider (``kind:name``)."""
 
 
 class SessionLauncher:
@@ -200,6 +154,33 @@ class SessionLauncher:
     def status(self) -> str:
         """ "ok", or why calls cannot start here."""
         return "; ".join(self.missing.values()) or "ok"
+
+    def provider(self, kind: ProviderKind) -> Any:
+        """The provider of ``kind`` this worker's calls use (built once, shared by them).
+
+        Raises :class:`SessionUnavailableError` saying why when none is installed.
+        """
+        if kind not in self._providers:
+            raise SessionUnavailableError(self.missing.get(kind, f"no {kind} provider"))
+        return self._providers[kind]
+
+    def warming_up(self) -> list[str]:
+        """``kind:name`` of each selected provider that has a ``warm_up`` to await."""
+        return [
+            f"{kind}:{self.names[kind]}"
+            for kind, provider in self._providers.items()
+            if isinstance(provider, SupportsWarmUp)
+        ]
+
+    async def warm_up(self) -> None:
+        """Await every selected provider's ``warm_up``, one after the other (they compete for
+        the same cores); the error of one that fails names it."""
+        for kind, provider in self._providers.items():
+            if isinstance(provider, SupportsWarmUp):
+                try:
+                    await provider.warm_up()
+                except Exception as exc:
+                    raise WarmUpError(f"{kind}:{self.names[kind]}: {type(exc).__name__}: {exc}") from exc
 
     async def run(
         self,

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from artagent.audio import FrameSplitter, Resampler
 from artagent.providers import (
@@ -24,7 +23,7 @@ from artagent.providers import (
 )
 from artagent.session.conversation import Conversation
 from artagent.session.latency import TurnTimeline
-from artagent.session.playout import Clock, Playout
+from artagent.session.playout import Clock, FrameQueue, Playout
 from artagent.session.state import Message
 from artagent.session.tools import ToolRound
 from artagent.speech_text import ClauseChunker, normalize_for_speech
@@ -33,18 +32,14 @@ __all__ = ["Clause", "Reply", "Speaker", "ToolLoopError", "model_clauses", "text
 
 SAMPLE_RATE = 16_000
 FRAME_S = 0.02
-_T = TypeVar("_T")
 
 
-@asynccontextmanager
-async def closing(iterator: AsyncIterator[_T]) -> AsyncIterator[AsyncIterator[_T]]:
-    """Close an async generator on exit, so a cancelled consumer cancels the producer too."""
-    try:
-        yield iterator
-    finally:
-        aclose: Callable[[], Any] | None = getattr(iterator, "aclose", None)
-        if aclose is not None:
-            await aclose()
+async def aclose(iterator: AsyncIterator[Any]) -> None:
+    """Close an async generator (in a ``finally``), so a cancelled consumer cancels the
+    producer too; a plain iterator without ``aclose`` is left alone."""
+    close: Callable[[], Any] | None = getattr(iterator, "aclose", None)
+    if close is not None:
+        await close()
 
 
 @dataclass
@@ -171,7 +166,8 @@ async def model_clauses(
     for round_ in range(max_tool_rounds + 1):
         model, request = conversation.request(messages)
         calls: list[ToolCallRequest] = []
-        async with closing(model.stream(request)) as stream:
+        stream = model.stream(request)
+        try:
             async for item in stream:
                 if isinstance(item, ToolCallRequest):
                     calls.append(item)
@@ -183,6 +179,8 @@ async def model_clauses(
                     timeline.model_first_token = clock.now()
                 for piece in chunker.feed(item.text):
                     yield piece
+        finally:
+            await aclose(stream)
         if not calls or tools is None:
             break
         if round_ == max_tool_rounds:
@@ -240,7 +238,7 @@ class Speaker:
     ) -> float:
         """Speak every clause; returns the ms heard. A failing provider raises its own error once
         the audio it produced before failing has been played."""
-        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        queue = FrameQueue()
 
         def first_frame(at: float) -> None:
             reply.timeline.first_frame_sent = at
@@ -251,7 +249,7 @@ class Speaker:
         # a reply: on a busy worker that garbage made the collector's pauses stall every call.
         synthesis = asyncio.create_task(self._synthesize(clauses, reply, queue), name="synthesize")
         try:
-            heard = await self._playout.play(_drain(queue), on_first_frame=first_frame)
+            heard = await self._playout.play(queue, on_first_frame=first_frame)
         finally:
             if not synthesis.done():
                 synthesis.cancel()
@@ -261,23 +259,23 @@ class Speaker:
             raise error
         return heard
 
-    async def _synthesize(
-        self, clauses: AsyncIterator[str], reply: Reply, queue: asyncio.Queue[bytes | None]
-    ) -> None:
+    async def _synthesize(self, clauses: AsyncIterator[str], reply: Reply, queue: FrameQueue) -> None:
         # One splitter for the whole reply: a clause's audio rarely ends on a frame boundary, and
         # padding each clause to a whole frame would put up to 20 ms of silence between them.
         splitter = FrameSplitter(SAMPLE_RATE)
         clause: Clause | None = None
         try:
-            async with closing(clauses) as pieces:
-                async for piece in pieces:
+            try:
+                async for piece in clauses:
                     clause = Clause(piece, agent=self._agent())
                     reply.clauses.append(clause)
                     await self._render(normalize_for_speech(piece), clause, reply.timeline, splitter, queue)
+            finally:
+                await aclose(clauses)
             if clause is not None:
                 self._queue_frames(splitter.flush(), clause, queue)
         finally:
-            queue.put_nowait(None)
+            queue.close()
 
     async def _render(
         self,
@@ -285,28 +283,26 @@ class Speaker:
         clause: Clause,
         timeline: TurnTimeline,
         splitter: FrameSplitter,
-        queue: asyncio.Queue[bytes | None],
+        queue: FrameQueue,
     ) -> None:
         if timeline.tts_request is None:
             timeline.tts_request = self._clock.now()
         resampler: Resampler | None = None
-        async with closing(self._tts.synthesize(text, voice=self._voice())) as chunks:
+        chunks = self._tts.synthesize(text, voice=self._voice())
+        try:
             async for chunk in chunks:
                 if timeline.tts_first_audio is None:
                     timeline.tts_first_audio = self._clock.now()
                 resampler = resampler or Resampler(chunk.sample_rate, SAMPLE_RATE)
                 self._queue_frames(splitter.feed(resampler.process(chunk.pcm)), clause, queue)
+        finally:
+            await aclose(chunks)
         if resampler is not None:
             self._queue_frames(splitter.feed(resampler.flush()), clause, queue)
         clause.complete = True
 
     @staticmethod
-    def _queue_frames(frames: list[bytes], clause: Clause, queue: asyncio.Queue[bytes | None]) -> None:
-        clause.frames += len(frames)
-        for frame in frames:
-            queue.put_nowait(frame)
-
-
-async def _drain(queue: asyncio.Queue[bytes | None]) -> AsyncIterator[bytes]:
-    while (frame := await queue.get()) is not None:
-        yield frame
+    def _queue_frames(frames: list[bytes], clause: Clause, queue: FrameQueue) -> None:
+        if frames:
+            clause.frames += len(frames)
+            queue.put(frames)

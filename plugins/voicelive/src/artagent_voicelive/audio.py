@@ -10,15 +10,13 @@ back nothing but leaves images only 18 dB down).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import bisect
 from collections import deque
-from collections.abc import AsyncIterator
 
 from artagent.audio import FRAME_MS, SAMPLE_RATE, FrameSplitter, Quality, Resampler
-from artagent.session.playout import Clock
+from artagent.session.playout import Clock, FrameQueue
 
 from artagent_voicelive.events import ProtocolError
 from artagent_voicelive.protocol import OUTPUT_RATE
@@ -69,7 +67,8 @@ class AgentAudio:
     def __init__(self) -> None:
         self._resampler = Resampler(OUTPUT_RATE, SAMPLE_RATE, QUALITY)
         self._splitter = FrameSplitter(SAMPLE_RATE)
-        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self.frames = FrameQueue()
+        """What :meth:`Playout.play` sends; closed once the response's audio is complete."""
         self._closed = False
 
     def feed(self, delta: str) -> int:
@@ -96,13 +95,8 @@ class AgentAudio:
         """No more audio: the playout ends after what is queued (nothing more is decoded)."""
         if not self._closed:
             self._closed = True
-            self._queue.put_nowait(None)
-
-    async def frames(self) -> AsyncIterator[bytes]:
-        while (frame := await self._queue.get()) is not None:
-            yield frame
+            self.frames.close()
 
     def _put(self, frames: list[bytes]) -> int:
-        for frame in frames:
-            self._queue.put_nowait(frame)
+        self.frames.put(frames)
         return len(frames)

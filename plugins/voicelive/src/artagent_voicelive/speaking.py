@@ -231,7 +231,7 @@ class Speaking:
             self._host.emit(PlaybackStarted, agent=utterance.agent, turn=self._host.turn)
 
         try:
-            await self._playout.play(utterance.audio.frames(), on_first_frame=first_frame)
+            await self._playout.play(utterance.audio.frames, on_first_frame=first_frame)
         except Exception:  # the channel cannot send (the caller is gone): its frames end the call
             log.warning("response %s: the channel refused its audio", utterance.id, exc_info=True)
             utterance.stopped = True

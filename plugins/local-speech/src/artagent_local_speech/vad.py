@@ -1,0 +1,133 @@
+"""Voice activity: Silero (a small neural network on onnxruntime) and WebRTC's GMM detector.
+
+The engine asks for a speech probability for every 20 ms frame. Silero works on 32 ms windows
+(512 samples at 16 kHz) with a recurrent state, so a call's stream keeps the samples that do
+not fill a window yet and answers with the probability of its latest window: the answer lags
+the audio by at most one window. One ONNX session serves every call; each call keeps its own
+recurrent state and the 64 samples of context the model reads before each window.
+
+WebRTC's detector costs microseconds a frame, so it runs inline; it says speech or not for each
+10 ms, and a frame's probability is the share of its 10 ms pieces it called speech. It calls
+the first 100 to 200 ms of any line speech while it learns the noise, so a stream answers 0 for
+its first ``WEBRTC_LEARNING_MS`` (else every call would start with a false barge-in).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from artagent.audio import Resampler
+
+from artagent_local_speech.models import shared, silero_onnx
+from artagent_local_speech.pool import InferencePool
+
+__all__ = ["SileroStream", "SileroVAD", "WebRTCStream", "WebRTCVAD"]
+
+RATE = 16_000
+WINDOW = 512
+CONTEXT = 64
+_STATE = (1, 1, 128)
+WEBRTC_LEARNING_MS = 200
+
+
+def _silero_session() -> Any:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    path = str(silero_onnx())
+    return shared(
+        ("silero", path),
+        lambda: onnxruntime.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"]),
+    )
+
+
+class SileroVAD:
+    """The ``silero`` VAD provider: one model for the process, a small state per call."""
+
+    def __init__(self, pool: InferencePool) -> None:
+        self.pool = pool
+
+    def open(self, *, sample_rate: int) -> SileroStream:
+        return SileroStream(self.pool, sample_rate)
+
+    async def warm_up(self) -> None:
+        stream = self.open(sample_rate=RATE)
+        await stream.speech_probability(bytes(WINDOW * 2))
+
+
+class SileroStream:
+    """One call's detector; the engine awaits one frame at a time, so its state is never shared."""
+
+    def __init__(self, pool: InferencePool, sample_rate: int) -> None:
+        self._pool = pool
+        self._resampler = Resampler(sample_rate, RATE) if sample_rate != RATE else None
+        self._pending = np.zeros(0, dtype=np.float32)
+        self._context = np.zeros(CONTEXT, dtype=np.float32)
+        self._h = np.zeros(_STATE, dtype=np.float32)
+        self._c = np.zeros(_STATE, dtype=np.float32)
+        self.probability = 0.0
+        """The latest window's speech probability."""
+
+    async def speech_probability(self, frame: bytes) -> float:
+        pcm = self._resampler.process(frame) if self._resampler is not None else frame
+        samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+        pending = np.concatenate((self._pending, samples)) if self._pending.size else samples
+        whole = pending.size // WINDOW * WINDOW
+        self._pending = pending[whole:]
+        if whole:
+            self.probability = await self._pool.run(self._infer, pending[:whole])
+        return self.probability
+
+    def _infer(self, audio: np.ndarray) -> float:
+        """Run the model over consecutive windows (in a pool thread); returns the last one's."""
+        windows = audio.reshape(-1, WINDOW)
+        previous = np.vstack((self._context[None, :], windows[:-1, -CONTEXT:]))
+        batch = np.ascontiguousarray(np.concatenate((previous, windows), axis=1))
+        probabilities, self._h, self._c = _silero_session().run(
+            None, {"input": batch, "h": self._h, "c": self._c}
+        )
+        self._context = windows[-1, -CONTEXT:].copy()
+        return float(np.asarray(probabilities).reshape(-1)[-1])
+
+
+class WebRTCVAD:
+    """The ``webrtc`` VAD provider: cheap enough for many calls per core, less discerning."""
+
+    def __init__(self, mode: int) -> None:
+        self.mode = mode
+
+    def open(self, *, sample_rate: int) -> WebRTCStream:
+        return WebRTCStream(self.mode, sample_rate)
+
+
+class WebRTCStream:
+    _RATES = (8_000, 16_000, 32_000, 48_000)
+
+    def __init__(self, mode: int, sample_rate: int) -> None:
+        import webrtcvad
+
+        self._vad = webrtcvad.Vad(mode)
+        self._rate = sample_rate if sample_rate in self._RATES else RATE
+        self._resampler = Resampler(sample_rate, RATE) if self._rate != sample_rate else None
+        self._piece = self._rate // 100 * 2  # 10 ms of PCM16
+        self._pending = b""
+        self._learning = WEBRTC_LEARNING_MS // 10
+        """10 ms pieces still to hear before its answers are believed."""
+
+    async def speech_probability(self, frame: bytes) -> float:
+        pcm = self._resampler.process(frame) if self._resampler is not None else frame
+        data = self._pending + pcm
+        whole = len(data) // self._piece * self._piece
+        self._pending = data[whole:]
+        pieces = [data[i : i + self._piece] for i in range(0, whole, self._piece)]
+        if not pieces:
+            return 0.0
+        speech = sum(self._vad.is_speech(piece, self._rate) for piece in pieces)
+        if self._learning > 0:
+            self._learning -= len(pieces)
+            return 0.0
+        return speech / len(pieces)
