@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from _voicelive_kit import Call, config, local_tts, runtime
 from artagent.events import AgentResponseGenerated, CallEnded, ErrorOccurred, PlaybackStarted
+from artagent.testing import frame_rms
 from artagent_voicelive.config import VoiceLiveConfig
 from fake_realtime import FakeRealtime
 from realtime_script import Answer, Context, Drop, Fail, Say, quoted
@@ -131,3 +132,21 @@ async def test_a_failing_call_does_not_disturb_another(data_dir: Path) -> None:
     assert failing.of(CallEnded)[0].reason == "error"
     assert answer.text == "Your deductible is 500 dollars."
     assert healthy.of(ErrorOccurred) == [] and healthy.of(CallEnded)[0].reason == "caller_hangup"
+
+
+async def test_the_apology_is_spoken_by_the_local_piper_voice(data_dir: Path) -> None:
+    """With the local speech plugin, ``[session] tts = "piper"`` says sorry: real synthesis."""
+    async with FakeRealtime(utterances=["I want to file a claim"], brain=failing_on("claim", Drop())) as fake:
+        loaded = config(data_dir, fake.url, session='mode = "voicelive"\ntts = "piper"', local_speech=True)
+        rt = runtime(loaded)
+        async with rt.running():
+            assert await rt.warmed_up()
+            call = Call(rt)
+            await call.answered(1)
+            frames = len(call.channel.sent)
+            await call.channel.say(0.4)
+            await call.ended(timeout=30)
+    assert_apologised_and_ended(call, "realtime")
+    spoken = call.channel.sent[frames:]
+    assert len(spoken) * 0.02 > 3.0  # a real voice takes seconds to say the whole message
+    assert max(frame_rms(f.pcm) for f in spoken) > 0.01  # and it is not silence
