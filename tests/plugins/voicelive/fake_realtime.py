@@ -42,6 +42,9 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+INAUDIBLE = "<inaudible>"
+"""An utterance whose transcription fails (``...input_audio_transcription.failed``)."""
+
 
 @dataclass
 class Connection:
@@ -245,6 +248,14 @@ class _Session:
     async def _transcribe(self, item: str, words: str) -> None:
         await asyncio.sleep(self.fake.transcription_s)
         kind = "conversation.item.input_audio_transcription"
+        if words == INAUDIBLE:
+            error = {
+                "type": "transcription_error",
+                "code": "audio_unintelligible",
+                "message": "No speech found",
+            }
+            await self.send(f"{kind}.failed", item_id=item, content_index=0, error=error)
+            return
         if words:
             await self.send(f"{kind}.delta", item_id=item, content_index=0, delta=words.split()[0] + " ")
         await self.send(f"{kind}.completed", item_id=item, content_index=0, transcript=words)

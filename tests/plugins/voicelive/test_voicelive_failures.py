@@ -11,10 +11,16 @@ from pathlib import Path
 
 import pytest
 from _voicelive_kit import Call, config, local_tts, runtime
-from artagent.events import AgentResponseGenerated, CallEnded, ErrorOccurred, PlaybackStarted
+from artagent.events import (
+    AgentResponseGenerated,
+    CallEnded,
+    ErrorOccurred,
+    PlaybackStarted,
+    TranscriptionReceived,
+)
 from artagent.testing import frame_rms
 from artagent_voicelive.config import VoiceLiveConfig
-from fake_realtime import FakeRealtime
+from fake_realtime import INAUDIBLE, FakeRealtime
 from realtime_script import Answer, Context, Drop, Fail, Say, quoted
 
 pytestmark = pytest.mark.timeout(60)
@@ -150,3 +156,22 @@ async def test_the_apology_is_spoken_by_the_local_piper_voice(data_dir: Path) ->
     spoken = call.channel.sent[frames:]
     assert len(spoken) * 0.02 > 3.0  # a real voice takes seconds to say the whole message
     assert max(frame_rms(f.pcm) for f in spoken) > 0.01  # and it is not silence
+
+
+async def test_a_transcription_that_fails_is_reported_and_the_call_goes_on(data_dir: Path) -> None:
+    def brain(context: Context) -> Answer:
+        return [Say(quoted(context.response_instructions) or "Sorry, could you repeat that?")]
+
+    async with FakeRealtime(utterances=[INAUDIBLE, "My claim"], brain=brain) as fake:
+        rt = runtime(config(data_dir, fake.url))
+        async with rt.running():
+            call = Call(rt)
+            await call.answered(1)
+            first = await call.turn()
+            second = await call.turn()
+            await call.hang_up()
+    [error] = call.of(ErrorOccurred)
+    assert (error.stage, error.recoverable, error.kind) == ("transcription", True, "audio_unintelligible")
+    assert first.text == second.text == "Sorry, could you repeat that?"
+    assert [e.text for e in call.of(TranscriptionReceived) if e.is_final] == ["My claim"]
+    assert call.of(CallEnded)[0].reason == "caller_hangup"
