@@ -26,6 +26,7 @@ __all__ = [
     "LoadedConfig",
     "LoggingConfig",
     "MissingSecret",
+    "ModesConfig",
     "OutboxConfig",
     "RuntimeConfig",
     "ServerConfig",
@@ -125,7 +126,19 @@ class BargeInConfig(_Section):
     stops only once a word not in this list is recognised, else it goes on."""
 
 
+class ModesConfig(_Section):
+    scenarios: dict[str, str] = msgspec.field(default_factory=dict)
+    """Scenario name -> the mode its calls run in (``pipeline`` or a realtime mode's name)."""
+    numbers: dict[str, str] = msgspec.field(default_factory=dict)
+    """Called number (E.164) -> mode; takes precedence over ``scenarios``."""
+
+
 class SessionConfig(_Section):
+    mode: str = "pipeline"
+    """How calls run when no ``[session.modes]`` rule matches: ``pipeline`` (VAD, STT, the
+    agents' model routers, TTS) or the name of a realtime speech-to-speech mode a plugin
+    registered (``voicelive``)."""
+    modes: ModesConfig = msgspec.field(default_factory=ModesConfig)
     vad: str = ""
     """Provider names, as registered by plugins; empty: the one provider of that kind installed."""
     stt: str = ""

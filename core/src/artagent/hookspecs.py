@@ -94,7 +94,8 @@ def register_providers(  # type: ignore[empty-body]
     """Return the speech, model and turn-taking providers this plugin offers, by kind and name.
 
     Called once while the runtime is built. Each :class:`artagent.providers.ProviderSpec` names
-    its kind (``vad``, ``stt``, ``tts``, ``turn_detector`` or ``model``), a name unique within
+    its kind (``vad``, ``stt``, ``tts``, ``turn_detector``, ``model``, or ``realtime``: a
+    speech-to-speech session mode, :class:`artagent.session.modes.RealtimeMode`), a name unique within
     that kind (runtime.toml chooses providers by these names) and a factory that builds the
     provider from its settings table. Two plugins offering the same kind and name stop the
     start-up with an error naming both. ``metrics`` is the runtime's Prometheus registry, for

@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import msgspec
 
 __all__ = [
+    "PIPELINE_KINDS",
     "PROVIDER_KINDS",
     "AgentContext",
     "AudioChunk",
@@ -41,8 +42,12 @@ __all__ = [
     "VoiceSpec",
 ]
 
-ProviderKind = Literal["vad", "stt", "tts", "turn_detector", "model"]
-PROVIDER_KINDS: tuple[ProviderKind, ...] = ("vad", "stt", "tts", "turn_detector", "model")
+ProviderKind = Literal["vad", "stt", "tts", "turn_detector", "model", "realtime"]
+PIPELINE_KINDS: tuple[ProviderKind, ...] = ("vad", "stt", "tts", "turn_detector", "model")
+"""The kinds the pipeline (:class:`~artagent.session.engine.Session`) is built from."""
+PROVIDER_KINDS: tuple[ProviderKind, ...] = (*PIPELINE_KINDS, "realtime")
+"""``realtime``: a speech-to-speech session mode that drives whole calls (see
+:mod:`artagent.session.modes`), chosen per call by ``[session] mode`` and ``[session.modes]``."""
 
 
 # -- voice activity -------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from artagent.events import (
     ToolCompleted,
 )
 from artagent.providers import AudioChunk, ProviderKind, Transcript, VoiceSpec
-from artagent.session.engine import Session
+from artagent.session.modes import CallSession
 
 __all__ = ["TextChannel", "chat", "text_speech"]
 
@@ -170,7 +170,7 @@ async def _next_line(queue: asyncio.Queue[str | None], channel: TextChannel) -> 
 
 
 async def _converse(
-    session: Session, channel: TextChannel, source: TextIO, echo: Callable[[str], None]
+    session: CallSession, channel: TextChannel, source: TextIO, echo: Callable[[str], None]
 ) -> None:
     """Feed each line to the call once the agent has answered the previous one."""
     queue = _reader(source)
@@ -203,7 +203,7 @@ async def chat(
 
     runtime = Runtime(loaded)
     printer, channel = Printer(out, as_json=as_json), TextChannel()
-    started: asyncio.Future[Session] = asyncio.get_running_loop().create_future()
+    started: asyncio.Future[CallSession] = asyncio.get_running_loop().create_future()
 
     def echo(line: str) -> None:
         if not as_json and not source.isatty():

@@ -55,11 +55,14 @@ class AgentsLayer:
         greeting: str = "",
         system_prompt: str = "",
         model: ModelProvider | None = None,
+        routed: bool = True,
     ) -> Conversation:
         """The call's agents: the scenario chosen for it, or one plain assistant (``model``, or
         the first available router) when no scenario is installed. Raises
         :class:`~artagent.agents.selection.UnknownScenarioError` for a scenario asked by name
-        that does not exist, and :class:`~artagent.agents.routing.RoutingError` when no router can answer."""
+        that does not exist, and :class:`~artagent.agents.routing.RoutingError` when no router can answer.
+        ``routed=False``: a realtime mode answers the call with its own model, so no router is
+        needed (nor checked)."""
         chosen = self.selector.select(channel=channel, callee=callee, requested=scenario)
         if chosen is not None:
             orchestrator = Orchestrator(
@@ -73,10 +76,10 @@ class AgentsLayer:
                 callee=callee,
                 now=self.now,
             )
-            for name in chosen.agents:  # fail before the caller hears anything
+            for name in chosen.agents if routed else ():  # fail before the caller hears anything
                 self.routing.choose(self.catalog.agent(name).definition)
             return orchestrator
-        if model is None:
+        if model is None and routed:
             model = self.routing.choose(ASSISTANT)[1]
         return SingleAgent(
             model, system_prompt=system_prompt, greeting=greeting, resume_greeting=resume_greeting

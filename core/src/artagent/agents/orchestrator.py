@@ -100,6 +100,10 @@ class Orchestrator:
 
     # -- model requests ----------------------------------------------------------------------
     def request(self, messages: Sequence[Message]) -> tuple[ModelProvider, ModelRequest]:
+        _, model = self.routing.choose(self._active().definition)
+        return model, self.describe(messages)
+
+    def describe(self, messages: Sequence[Message]) -> ModelRequest:
         agent = self._active()
         definition = agent.definition
         arrival = self._arrival(definition.name, len(messages))
@@ -126,9 +130,8 @@ class Orchestrator:
             render=self.render,
             now=self._now,
         )
-        _, model = self.routing.choose(definition)
         settings = definition.model
-        request = ModelRequest(
+        return ModelRequest(
             messages=[system, *window, *notes],
             tools=tuple(self.specs()),
             model=settings.model,
@@ -137,7 +140,6 @@ class Orchestrator:
             max_tokens=settings.max_tokens,
             context=context,
         )
-        return model, request
 
     def _arrival(self, agent: str, position: int) -> dict[str, Any]:
         """Where ``agent`` took the call: a handoff records it, the next request fixes the

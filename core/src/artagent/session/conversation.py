@@ -69,6 +69,12 @@ class Conversation(Protocol):
         handed the call to another agent."""
         ...
 
+    def describe(self, messages: Sequence[Message]) -> ModelRequest:
+        """What :meth:`request` would ask, without choosing a model router: a realtime
+        speech-to-speech mode answers with its own model and takes the system messages as its
+        instructions and the tools as its function tools."""
+        ...
+
     def announcements(self) -> list[str]:
         """What to say now, before the model is asked again (a new agent's greeting after a
         handoff), taken once."""
@@ -76,11 +82,12 @@ class Conversation(Protocol):
 
 
 class SingleAgent:
-    """One model, one system prompt, optional tools: the whole call is one agent."""
+    """One model, one system prompt, optional tools: the whole call is one agent. ``model`` is
+    ``None`` for a call in a realtime mode, whose own model answers."""
 
     def __init__(
         self,
-        model: ModelProvider,
+        model: ModelProvider | None,
         *,
         system_prompt: str,
         agent: str = "assistant",
@@ -112,9 +119,14 @@ class SingleAgent:
         return self._resume_greeting if resumed else self._greeting
 
     def request(self, messages: Sequence[Message]) -> tuple[ModelProvider, ModelRequest]:
+        if self._model is None:
+            raise LookupError("this call runs in a realtime mode: it has no model router")
+        return self._model, self.describe(messages)
+
+    def describe(self, messages: Sequence[Message]) -> ModelRequest:
         specs = tuple(self._tools.specs()) if self._tools is not None else ()
         system = Message(role="system", content=self._system_prompt)
-        return self._model, ModelRequest(messages=[system, *messages], tools=specs)
+        return ModelRequest(messages=[system, *messages], tools=specs)
 
     def announcements(self) -> list[str]:
         return []

@@ -6,7 +6,8 @@ call's id and its :class:`~artagent.providers.MediaChannel`; the launcher
 
 1. admits the call on this worker (refused while the worker drains),
 2. claims the call's lease and loads its saved state when the call is being resumed,
-3. opens the call's VAD and recogniser and builds the :class:`Session`,
+3. builds its session in the call's mode (:mod:`artagent.session.modes`): the pipeline's
+   :class:`Session` (opening the call's VAD and recogniser), or a realtime mode's,
 4. runs it, saving the state after every turn, and at the end writes the last state and
    releases the lease.
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -27,10 +29,9 @@ from artagent.agents.layer import AgentsLayer
 from artagent.agents.routing import RoutingError
 from artagent.bus.outbox import CallEmitter, Publisher
 from artagent.calls import ActiveCalls
-from artagent.config import ConfigError, ConfigIssue, SessionConfig
+from artagent.config import SessionConfig
 from artagent.events import Event
 from artagent.providers import (
-    PROVIDER_KINDS,
     MediaChannel,
     ProviderKind,
     ProviderRegistry,
@@ -39,9 +40,11 @@ from artagent.providers import (
 from artagent.session.conversation import Conversation, SingleAgent
 from artagent.session.engine import Session, SessionSettings
 from artagent.session.latency import SessionMetrics
+from artagent.session.modes import PIPELINE, CallSession, ModeSelector, RealtimeCall, RealtimeMode
 from artagent.session.persistence import StateKeeper
 from artagent.session.playout import Clock, LoopClock
-from artagent.session.state import SessionStore
+from artagent.session.resolution import resolve_providers, session_settings
+from artagent.session.state import SessionState, SessionStore
 from artagent.session.tools import ToolRunner
 
 log = logging.getLogger(__name__)
@@ -68,72 +71,6 @@ class WarmUpError(RuntimeError):
     """A provider's ``warm_up`` failed; the message names the provider (``kind:name``)."""
 
 
-def resolve_providers(
-    config: SessionConfig, registry: ProviderRegistry
-) -> tuple[dict[ProviderKind, str], dict[ProviderKind, str]]:
-    """The provider name chosen for each kind, and for each kind with none installed why.
-
-    A name that is not registered, or an empty name with several candidates none of which is
-    the one marked as the embedded default (:attr:`ProviderSpec.default`), is a
-    :class:`ConfigError` naming the ``session.<kind>`` key.
-    """
-    chosen: dict[ProviderKind, str] = {}
-    missing: dict[ProviderKind, str] = {}
-    issues: list[ConfigIssue] = []
-    for kind in PROVIDER_KINDS:
-        name, installed = getattr(config, kind), registry.names(kind)
-        if kind == "model" and not name and len(installed) > 1:
-            continue  # agents choose among several routers by [agents] routers
-        listed = ", ".join(installed) or "none installed"
-        defaults = registry.defaults(kind)
-        if name and name not in installed:
-            issues.append(ConfigIssue(f"session.{kind}", f"no {kind} provider named {name!r} ({listed})"))
-        elif name:
-            chosen[kind] = name
-        elif len(installed) == 1:
-            chosen[kind] = installed[0]
-        elif len(defaults) == 1:
-            chosen[kind] = defaults[0]
-        elif installed:
-            issues.append(
-                ConfigIssue(f"session.{kind}", f"several {kind} providers installed ({listed}): name one")
-            )
-        else:
-            missing[kind] = f"no {kind} provider is installed (install a speech or agents plugin)"
-    if issues:
-        raise ConfigError(issues)
-    return chosen, missing
-
-
-def session_settings(config: SessionConfig, *, channel: str, worker: str | None = None) -> SessionSettings:
-    """The engine's settings for one call on ``channel``, from ``[session]``."""
-    return SessionSettings(
-        channel=channel,
-        worker=worker,
-        greeting=config.greeting,
-        resume_greeting=config.resume_greeting,
-        apology=config.apology,
-        farewell=config.farewell,
-        idle_reprompt=config.idle_reprompt,
-        idle_reprompt_s=config.idle_reprompt_s,
-        idle_hangup_s=config.idle_hangup_s,
-        max_duration_s=config.max_duration_s,
-        tool_timeout_s=config.tool_timeout_s,
-        max_tool_rounds=config.max_tool_rounds,
-        tool_filler=config.tool_filler,
-        tool_filler_s=config.tool_filler_s,
-        transfer_failed=config.transfer_failed,
-        lead_ms=config.lead_ms,
-        barge_in=config.barge_in.enabled,
-        barge_in_min_speech_ms=config.barge_in.min_speech_ms,
-        false_interruption_s=config.barge_in.false_interruption_s,
-        fillers=tuple(config.barge_in.fillers),
-        speech_threshold=config.speech.threshold,
-        speech_release=config.speech.release,
-        speech_stop_ms=config.speech.stop_ms,
-    )
-
-
 class SessionLauncher:
     """Builds and runs this worker's sessions (``runtime.sessions``)."""
 
@@ -157,6 +94,11 @@ class SessionLauncher:
             kind: registry.create(kind, name, self._provider_settings(kind))
             for kind, name in self.names.items()
         }
+        selector = agents.selector if agents is not None else None
+        self.modes = ModeSelector(config, registry.names("realtime"), selector)
+        self._realtime: dict[str, RealtimeMode] = {
+            name: registry.create("realtime", name) for name in sorted(self.modes.used - {PIPELINE})
+        }
         self.store = SessionStore(redis, ttl_s=config.state_ttl_s)
         self._publisher, self._calls, self._worker = publisher, calls, worker
         self._metrics, self._clock = metrics, clock or LoopClock()
@@ -175,10 +117,11 @@ class SessionLauncher:
         scenario: str | None,
         caller: str | None,
         callee: str | None,
+        routed: bool,
     ) -> Conversation:
         model = self._providers.get("model")
         if self.agents is None or (tools is not None and scenario is None):
-            if model is None:
+            if model is None and routed:
                 raise SessionUnavailableError(
                     f"cannot start call {call_id!r}: no model provider is installed"
                 )
@@ -199,6 +142,7 @@ class SessionLauncher:
                 greeting=settings.greeting,
                 system_prompt=settings.system_prompt,
                 model=model,
+                routed=routed,
             )
         except RoutingError as exc:
             raise SessionUnavailableError(f"cannot start call {call_id!r}: {exc}") from None
@@ -206,6 +150,11 @@ class SessionLauncher:
     def settings_for(self, channel: str) -> SessionSettings:
         """The engine settings ``[session]`` gives a call on ``channel``."""
         return session_settings(self.config, channel=channel, worker=self._worker)
+
+    @property
+    def status(self) -> str:
+        """ "ok", or why calls cannot start here."""
+        return "; ".join(self.missing.values()) or "ok"
 
     def provider(self, kind: ProviderKind) -> Any:
         """The provider of ``kind`` this worker's calls use (built once, shared by them).
@@ -234,11 +183,6 @@ class SessionLauncher:
                 except Exception as exc:
                     raise WarmUpError(f"{kind}:{self.names[kind]}: {type(exc).__name__}: {exc}") from exc
 
-    @property
-    def status(self) -> str:
-        """ "ok", or why calls cannot start here."""
-        return "; ".join(self.missing.values()) or "ok"
-
     async def run(
         self,
         call_id: str,
@@ -254,9 +198,10 @@ class SessionLauncher:
         conversation: Conversation | None = None,
         speech: Mapping[ProviderKind, Any] | None = None,
         observer: Callable[[Event], None] | None = None,
-        on_start: Callable[[Session], None] | None = None,
-    ) -> Session:
-        """Run the call to its end and return its finished :class:`Session`.
+        on_start: Callable[[CallSession], None] | None = None,
+    ) -> CallSession:
+        """Run the call to its end and return its finished session (the pipeline's
+        :class:`Session`, or a realtime mode's: ``[session] mode`` and ``[session.modes]``).
 
         ``speech`` replaces providers of ``[session]`` for this call by kind (``artagent chat``
         runs on text: no VAD, recogniser or voice); ``observer`` sees every event of the call as
@@ -268,22 +213,27 @@ class SessionLauncher:
         for the channel and the called number (``callee``).
 
         ``resume``: when the call has a saved state (another worker drove it and went away), go
-        on from it. Raises :class:`SessionUnavailableError` when a provider kind is missing,
+        on from it. A call given ``speech`` (a text call) always runs in the pipeline.
+        Raises :class:`SessionUnavailableError` when a provider kind the pipeline needs is missing,
         :class:`~artagent.calls.DrainingError` while the worker shuts down, and
         :class:`~artagent.session.persistence.CallOwnedElsewhereError` while another worker
         holds the call; in each case before anything is said to the caller.
         """
+        mode = PIPELINE  # a text call (``speech``) has no audio for a realtime model
+        if speech is None:
+            agents = tools is None or scenario is not None  # else one plain assistant
+            mode = self.modes.choose(channel=channel_name, scenario=scenario, callee=callee, agents=agents)
         missing = [reason for kind, reason in self.missing.items() if kind not in (speech or {})]
-        if missing:
+        if missing and mode == PIPELINE:
             raise SessionUnavailableError(f"cannot start call {call_id!r}: {'; '.join(missing)}")
         settings = settings or session_settings(self.config, channel=channel_name, worker=self._worker)
         if caller is not None or callee is not None:
             settings = msgspec.structs.replace(settings, caller=caller, callee=callee)
         if conversation is None:
             conversation = self._conversation(
-                call_id, channel_name, settings, tools, scenario, caller, callee
+                call_id, channel_name, settings, tools, scenario, caller, callee, mode == PIPELINE
             )
-        holder: list[Session] = []
+        holder: list[CallSession] = []
 
         async def end(reason: str) -> None:
             if holder:
@@ -295,10 +245,11 @@ class SessionLauncher:
             state = await keeper.acquire(call_id, channel_name, resume=resume)
             try:
                 providers = {**self._providers, **(speech or {})}
-                publisher = _Tee(self._publisher, observer) if observer is not None else self._publisher
-                session = await self._build(
-                    state.call_id, channel, keeper, settings, conversation, providers, publisher
+                emitter = self._emitter(state, observer)
+                parts = _CallParts(
+                    channel, keeper, settings, conversation, providers, emitter, caller, callee
                 )
+                session = await self._build(parts) if mode == PIPELINE else self._open_realtime(mode, parts)
                 holder.append(session)
                 if on_start is not None:
                     on_start(session)
@@ -309,34 +260,66 @@ class SessionLauncher:
             await self._calls.finished(call_id)
         return session
 
-    async def _build(
-        self,
-        call_id: str,
-        channel: MediaChannel,
-        keeper: StateKeeper,
-        settings: SessionSettings,
-        conversation: Conversation,
-        providers: Mapping[ProviderKind, Any],
-        publisher: Publisher,
-    ) -> Session:
+    def _emitter(self, state: SessionState, observer: Callable[[Event], None] | None) -> CallEmitter:
+        """The call's events, numbered above anything a dead worker may have emitted."""
+        publisher = _Tee(self._publisher, observer) if observer is not None else self._publisher
+        start_seq = state.seq + RESUME_SEQ_GAP if state.history else 0
+        return CallEmitter(state.call_id, publisher, start_seq=start_seq)
+
+    def _open_realtime(self, mode: str, parts: _CallParts) -> CallSession:
+        """The call's session in the realtime mode ``mode``."""
+        state = parts.keeper.state
+        assert state is not None
+        call = RealtimeCall(
+            channel=parts.channel,
+            emitter=parts.emitter,
+            clock=self._clock,
+            settings=parts.settings,
+            state=state,
+            conversation=parts.conversation,
+            on_state_changed=parts.keeper.changed,
+            tts=parts.providers.get("tts"),
+            metrics=self._metrics,
+            language=self.config.language or None,
+            caller=parts.caller,
+            callee=parts.callee,
+        )
+        return self._realtime[mode].open(call)
+
+    async def _build(self, parts: _CallParts) -> Session:
+        """The call's pipeline session."""
+        keeper, providers, settings = parts.keeper, parts.providers, parts.settings
         state = keeper.state
         assert state is not None
         stt = await providers["stt"].open(sample_rate=SAMPLE_RATE, language=self.config.language or None)
-        start_seq = state.seq + RESUME_SEQ_GAP if state.history else 0
         return Session(
-            channel=channel,
+            channel=parts.channel,
             vad=providers["vad"].open(sample_rate=SAMPLE_RATE),
             stt=stt,
             tts=providers["tts"],
             turn_detector=providers["turn_detector"],
-            emitter=CallEmitter(call_id, publisher, start_seq=start_seq),
+            emitter=parts.emitter,
             clock=self._clock,
             settings=settings,
             metrics=self._metrics,
             state=state,
-            conversation=conversation,
+            conversation=parts.conversation,
             on_state_changed=keeper.changed,
         )
+
+
+@dataclass(frozen=True)
+class _CallParts:
+    """What the launcher has set up for one call, whichever mode runs it."""
+
+    channel: MediaChannel
+    keeper: StateKeeper
+    settings: SessionSettings
+    conversation: Conversation
+    providers: Mapping[ProviderKind, Any]
+    emitter: CallEmitter
+    caller: str | None
+    callee: str | None
 
 
 class _Tee:
