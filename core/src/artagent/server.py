@@ -85,6 +85,10 @@ async def _serve(server: uvicorn.Server) -> None:
         announcer.cancel()
 
 
+WS_MAX_BYTES = 1 << 20
+"""The largest WebSocket message the server accepts (before any channel reads it)."""
+
+
 def serve(loaded: LoadedConfig, host: str | None = None, port: int | None = None) -> int:
     """Build the runtime and app, and serve until SIGINT/SIGTERM; returns the exit status."""
     cfg = loaded.config
@@ -97,6 +101,9 @@ def serve(loaded: LoadedConfig, host: str | None = None, port: int | None = None
         port=cfg.server.port if port is None else port,
         log_level=cfg.logging.level.lower(),
         lifespan="on",
+        # No channel's message comes near this (an ACS frame is about 1 KiB, a browser frame
+        # 640 bytes); uvicorn's 16 MiB default would let a bad client make us buffer that much.
+        ws_max_size=WS_MAX_BYTES,
     )
     server = _Server(config, runtime)
     asyncio.run(_serve(server))
