@@ -266,3 +266,10 @@ def test_a_channel_that_cannot_transfer_ends_the_call_as_escalated(virtual_clock
     call, _ = run_call(virtual_clock, ["A person please."], responses)
     assert call.channel.hangup_reason == "escalated"
     assert call.of(CallEnded)[0].reason == "escalated"
+
+
+def test_a_transfer_is_the_calls_outcome_unless_a_tool_set_one(virtual_clock: VirtualClock) -> None:
+    channel = TransferChannel(virtual_clock, succeeds=True)
+    responses = [[ToolCallRequest(id="e", name="call_human", arguments={})], "Connecting."]
+    call, _ = run_call(virtual_clock, ["A person please."], responses, channel=channel)
+    assert call.of(CallEnded)[0].outcome == "transferred"

@@ -60,6 +60,9 @@ class ListeningSession:
     def escalate(self, reason: str, target: str | None = None) -> None:
         pass
 
+    def set_outcome(self, outcome: str) -> None:
+        pass
+
     async def run(self) -> None:
         self.call.conversation.bind(self)
         self.emit(CallStarted, channel=self.call.settings.channel)

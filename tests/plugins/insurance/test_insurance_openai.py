@@ -88,6 +88,7 @@ api_key_env = "AA_TEST_OPENAI_KEY"
     assert code == 0, out.getvalue()
     kinds = [e["type"] for e in events]
     assert "claim_recorded" in kinds and kinds[-1] == "call_ended"
+    assert events[-1]["outcome"] == "claim_recorded"  # record_fnol set it
     [recorded] = [e for e in events if e["type"] == "claim_recorded"]
     assert recorded["policy_number"] == "PA21440794" and recorded["vehicle"] == "2017 Honda Accord"
     tools = [(e["tool"], e["ok"]) for e in events if e["type"] == "tool_completed"]

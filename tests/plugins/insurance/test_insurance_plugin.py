@@ -69,6 +69,9 @@ class Actions:
     def escalate(self, reason: str, target: str | None = None) -> None:
         self.escalations.append(reason)
 
+    def set_outcome(self, outcome: str) -> None:
+        self.outcome = outcome
+
 
 @pytest.fixture
 async def redis(embedded_redis: EmbeddedRedis) -> AsyncIterator[Redis]:
@@ -149,6 +152,7 @@ async def test_a_claim_is_validated_recorded_once_per_call_and_announced(redis: 
     stored = await RedisRecordStore(redis).get("insurance_claims", first["claim_id"])
     assert stored["vehicle"]["vin"].startswith("1HG") and stored["loss_state"] == "WA"
     assert stored["description"] == "Rear-ended at a light"
+    assert ctx.actions.outcome == "claim_recorded"  # type: ignore[attr-defined]
     announced = [e for e in ctx.actions.events if isinstance(e, ClaimRecorded)]  # type: ignore[attr-defined]
     assert len(announced) == 1 and announced[0].vehicle == "2017 Honda Accord"
     second = context(redis, call_id="call-2", fields={"verified": True, "policy_number": "PA21440794"})

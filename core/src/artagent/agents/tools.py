@@ -68,6 +68,8 @@ class CallActions(Protocol):
 
     def escalate(self, reason: str, target: str | None = None) -> None: ...
 
+    def set_outcome(self, outcome: str) -> None: ...
+
 
 class ToolError(Exception):
     """Raised by a tool to tell the model (and the caller) something specific went wrong: its
@@ -97,6 +99,10 @@ class ToolContext:
     def escalate(self, reason: str, target: str | None = None) -> None:
         """Ask for a human: ``escalation_requested`` now, the transfer after the reply is spoken."""
         self.actions.escalate(reason, target)
+
+    def set_outcome(self, outcome: str) -> None:
+        """The call's business result (``call_ended.outcome``, the history's ``outcome``)."""
+        self.actions.set_outcome(outcome)
 
 
 ToolFunction = Callable[[Any, ToolContext], Awaitable[Any]]

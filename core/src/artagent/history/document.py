@@ -178,6 +178,9 @@ class CallDocument(CallSummary, kw_only=True):
     false_interruptions: int = 0
     latency: CallLatency = msgspec.field(default_factory=CallLatency)
     usage: TokenUsage = msgspec.field(default_factory=TokenUsage)
+    events: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    """The call's events as published (their JSON), in ``seq`` order: every type but partial
+    transcripts and the VAD's speech starts and stops, plugins' own types included."""
     event_count: int = 0
     """Distinct events folded into this document."""
     last_seq: int = 0

@@ -14,6 +14,8 @@ import statistics
 from collections.abc import Callable, Container, Iterable, Sequence
 from typing import Any, Literal, TypeVar
 
+import msgspec
+
 from artagent.events import (
     AgentHandoff,
     AgentResponseGenerated,
@@ -85,15 +87,21 @@ def fold_events(
         doc = CallDocument(call_id=call_id, started_at=first.occurred_at, last_event_at=first.occurred_at)
     for event in ordered:
         _apply(doc, event)
+        record = msgspec.to_builtins(event)
+        bisect.insort_right(doc.events, record, key=lambda r: int(r.get("seq", 0)))
     doc.event_count += len(ordered)
     _derive(doc)
     return doc, list(fresh)
 
 
+_NOT_KEPT = frozenset({"speech_started", "speech_stopped"})
+"""Many per call and told by the transcript already."""
+
+
 def _kept(event: Event) -> bool:
     if isinstance(event, TranscriptionReceived):
         return event.is_final and bool(event.text.strip())
-    return event.type_tag() in HISTORY_EVENT_TYPES
+    return event.type_tag() not in _NOT_KEPT
 
 
 def _insert(items: list[R], item: R) -> None:

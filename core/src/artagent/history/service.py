@@ -26,7 +26,6 @@ from artagent.bus.subscribers import Subscription
 from artagent.config import ConfigError, ConfigIssue, HistoryConfig
 from artagent.events import Event, utc_now
 from artagent.history.document import CallDocument, CallPage, CallQuery
-from artagent.history.fold import HISTORY_EVENT_TYPES
 from artagent.history.sqlite import SqliteHistoryStore
 from artagent.history.store import CallHistoryStore, StoreContext, StoreRegistry, StoreSpec
 
@@ -116,7 +115,7 @@ class CallHistory:
             self._metrics.documents.inc(len(await store.apply(events)))
 
         return Subscription(
-            group=self.config.group, handler=handle, types=HISTORY_EVENT_TYPES, start_at="oldest",
+            group=self.config.group, handler=handle, types=None, start_at="oldest",  # fold_events picks
             description=f"Call history: each call's events folded into its document ({store.name} store).",
         )  # fmt: skip
 

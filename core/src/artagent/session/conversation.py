@@ -36,6 +36,8 @@ class CallHandle(Protocol):
 
     def escalate(self, reason: str, target: str | None = None) -> None: ...
 
+    def set_outcome(self, outcome: str) -> None: ...
+
 
 class Conversation(Protocol):
     """The agent side of one call."""

@@ -186,6 +186,7 @@ class Session:
         self.interruptions: dict[Outcome, int] = {"barge_in": 0, "false": 0, "filler": 0}
         self._end_after: str | None = None
         self._escalation: tuple[str, str | None] | None = None
+        self._outcome = ""
         self._running = asyncio.Event()
         """Set once the call's tasks run (and its opening, if any, has started)."""
         self._group: asyncio.TaskGroup | None = None
@@ -231,6 +232,10 @@ class Session:
         """Hang up with ``reason`` once the current reply has been spoken: an agent's goodbye."""
         self._end_after = reason
 
+    def set_outcome(self, outcome: str) -> None:
+        """The call's business result so far (``call_ended.outcome``); the latest wins."""
+        self._outcome = outcome
+
     def escalate(self, reason: str, target: str | None = None) -> None:
         """A human should take over: ``escalation_requested`` now; once the current reply (the
         agent's hand-off line) has been spoken, the channel transfers the call (see
@@ -270,9 +275,11 @@ class Session:
             raise
         finally:
             self._group = None
+            reason = self._end_reason or "caller_hangup"
             self._emit(
                 CallEnded,
-                reason=self._end_reason or "caller_hangup",
+                reason=reason,
+                outcome=self._outcome or (reason if reason in ("transferred", "escalated") else ""),
                 duration_ms=round((self._clock.now() - self._started_at) * 1000, 1),
                 turns=self.turn,
                 barge_ins=self.interruptions["barge_in"],

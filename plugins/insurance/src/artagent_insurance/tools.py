@@ -58,6 +58,7 @@ async def authenticate_caller(args: Verify, ctx: ToolContext) -> ToolResult:
             },
         )
     vehicles = [{k: v[k] for k in ("year", "make", "model")} for v in holder["vehicles"]]
+    ctx.set_outcome("verified")
     ctx.fields.update(
         verified=True,
         caller_name=holder["name"],
@@ -204,6 +205,7 @@ async def record_fnol(args: Fnol, ctx: ToolContext) -> dict[str, Any]:
             injuries=args.injuries,
         )
     ctx.fields["claim_id"] = claim_id
+    ctx.set_outcome("claim_recorded")
     return {"claim_id": claim_id, "claim_id_spoken": spell(claim_id), "already_recorded": not new}
 
 

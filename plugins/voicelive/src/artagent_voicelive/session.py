@@ -68,6 +68,7 @@ class RealtimeSession:
         self.resumed = bool(call.state.history)
         self.events = ClientEvents(config, barge_in=s.barge_in, language=call.language)
         self._call, self._config = call, config
+        self._outcome = ""
         self._playout = Playout(call.channel.send, call.clock, lead_ms=s.lead_ms)
         self._speaking = Speaking(self, self._playout)
         self._listening = Listening(self, CallerAudio(call.clock, config.input_sample_rate))
@@ -142,6 +143,10 @@ class RealtimeSession:
         self.emit(EscalationRequested, reason=reason, target=target, agent=self.agent)
         self._ending.ask("escalate", reason, target)
 
+    def set_outcome(self, outcome: str) -> None:
+        """The call's business result (``call_ended.outcome``), as in the pipeline."""
+        self._outcome = outcome
+
     # -- the call ----------------------------------------------------------------------------
     async def run(self) -> None:
         s = self.settings
@@ -164,6 +169,7 @@ class RealtimeSession:
             self.emit(
                 CallEnded,
                 reason=self._ending.reason or "caller_hangup",
+                outcome=self._outcome or _outcome_of(self._ending.reason),
                 duration_ms=round((self.clock.now() - self._started_at) * 1000, 1),
                 turns=self.turn,
                 barge_ins=self._speaking.interruptions,
@@ -354,3 +360,7 @@ class RealtimeSession:
         self.emit(
             ErrorOccurred, kind=type(error).__name__, message=str(error), stage=stage, recoverable=recoverable
         )
+
+
+def _outcome_of(reason: str | None) -> str:
+    return reason if reason in ("transferred", "escalated") else ""
