@@ -91,7 +91,8 @@ async def test_both_vads_take_8_khz_audio(
     kit: Kit, recording: tuple[bytes, list[tuple[float, float]]]
 ) -> None:
     """Telephone-band audio (resampled to 16 kHz for Silero) finds the same utterances; Silero
-    is less sure of narrowband speech, so its starts come later (within 200 ms here)."""
+    is less sure of narrowband speech, so its starts come later: within 150 ms on one machine,
+    220 ms on another CPU (onnxruntime's kernels differ by instruction set), so 300 ms here."""
     from artagent.audio import resample
 
     audio, truth = recording
@@ -104,4 +105,4 @@ async def test_both_vads_take_8_khz_audio(
             if segmenter.update(await stream.speech_probability(narrow[i : i + 320])) == "speech_started":
                 starts.append(segmenter.speech_start_ms)
         assert len(starts) == len(truth)
-        assert all(abs(a - b[0]) <= 200 for a, b in zip(starts, truth, strict=True)), (vad, starts, truth)
+        assert all(abs(a - b[0]) <= 300 for a, b in zip(starts, truth, strict=True)), (vad, starts, truth)
