@@ -25,7 +25,7 @@ def _write_config(folder: Path) -> Path:
     config.write_text(
         f'[runtime]\ndata_dir = "{folder / "state"}"\n'
         '[server]\nhost = "127.0.0.1"\nport = 0\n'
-        '[logging]\nlevel = "WARNING"\n'
+        '[observability]\nlog_level = "WARNING"\n'
     )
     return config
 
