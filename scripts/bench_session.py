@@ -350,8 +350,8 @@ async def measure(args: argparse.Namespace) -> Result:
         own_sampler.cancel()
         await monitor.stop()
         gc.callbacks.remove(pauses)
-        traced = await measure_traced(args, limit)
         full = await within(limit, time_full_collection(args))
+        traced = await measure_traced(args, limit)  # last: its spans leave nothing behind for the above
     finally:
         own_sampler.cancel()
         await monitor.stop()

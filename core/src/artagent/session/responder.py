@@ -228,6 +228,7 @@ async def _model_round(
     finally:
         await aclose(stream)
         span.end(tool_calls=len(calls), error=error)
+        error = None  # the exception's traceback holds this frame: no cycle through it
 
 
 async def _done_within(task: asyncio.Future[Any], clock: Clock, seconds: float) -> bool:
