@@ -133,6 +133,18 @@ def test_transcripts_stay_out_of_the_logs_unless_asked_for_whatever_the_levels()
     assert [json.loads(line)["message"] for line in lines] == ["a turn"]
 
 
+@pytest.fixture
+def uvicorn_unconfigured() -> Iterator[None]:
+    """uvicorn's loggers as `artagent serve` leaves them (an earlier test may have run uvicorn
+    with its own logging configuration, whose "uvicorn" logger does not propagate)."""
+    uvicorn = logging.getLogger("uvicorn")
+    saved = uvicorn.propagate, uvicorn.handlers[:]
+    uvicorn.propagate, uvicorn.handlers[:] = True, []
+    yield
+    uvicorn.propagate, uvicorn.handlers[:] = saved
+
+
+@pytest.mark.usefixtures("uvicorn_unconfigured")
 def test_text_lines_for_people_and_per_logger_levels() -> None:
     stream = io.StringIO()
     config = ObservabilityConfig(log_format="text", log_level="WARNING", log_levels={"artagent.bus": "DEBUG"})
