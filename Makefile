@@ -16,14 +16,14 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(STAMP): $(BIN)/python $(PROJECTS)
-	$(BIN)/python -m pip install -q -e ./core $(addprefix -e ./,$(PLUGINS))
+	$(BIN)/python -m pip install -q -e "./core[otlp]" $(addprefix -e ./,$(PLUGINS))
 	touch $@
 
 $(DEVSTAMP): $(STAMP) pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[test]"
 	touch $@
 
-install: $(STAMP)  ## create .venv and install core and every plugin (editable)
+install: $(STAMP)  ## create .venv and install core (with its otlp extra) and every plugin (editable)
 
 install-test: $(DEVSTAMP)  ## install plus the test dependencies
 

@@ -18,6 +18,9 @@ from typing import Any
 
 from artagent.bus.outbox import CallEmitter
 from artagent.events import AgentResponseGenerated, CallEnded, Event, PlaybackStarted
+from artagent.observability.calltrace import CallTrace
+from artagent.observability.metrics import CallMetrics, CallTelemetry
+from artagent.observability.tracing import Tracing
 from artagent.providers import TextDelta, Transcript
 from artagent.session.engine import Session, SessionSettings
 from artagent.session.latency import SessionMetrics
@@ -323,6 +326,9 @@ class Shared:
     clock: LoopClock = field(default_factory=LoopClock)
     metrics: SessionMetrics = field(default_factory=lambda: SessionMetrics(CollectorRegistry()))
     callers: CallerBank = field(default_factory=CallerBank)
+    tracing: Tracing = field(default_factory=Tracing)
+    """The worker's tracer: disabled (no endpoint) unless the run traces its calls."""
+    call_metrics: CallMetrics = field(default_factory=lambda: CallMetrics(CollectorRegistry()))
 
 
 def one_call(name: str, args: argparse.Namespace, shared: Shared) -> Coroutine[Any, Any, None]:
@@ -331,6 +337,8 @@ def one_call(name: str, args: argparse.Namespace, shared: Shared) -> Coroutine[A
     clock = shared.clock
     channel = BenchChannel(clock, shared.stats)
     fakes = Providers.open(clock, shared.stats, args)
+    trace = shared.tracing.call(name, clock)  # as the launcher does: traced or not, counted
+    telemetry = CallTelemetry(trace, shared.call_metrics)
     session = Session(
         channel=channel,
         vad=fakes.vad,
@@ -338,16 +346,18 @@ def one_call(name: str, args: argparse.Namespace, shared: Shared) -> Coroutine[A
         tts=fakes.tts,
         turn_detector=fakes.turn_detector,
         model=fakes.model,
-        emitter=CallEmitter(name, CallSink(shared.stats, channel)),
+        emitter=CallEmitter(name, CallSink(shared.stats, channel), observer=telemetry),
         clock=clock,
         settings=SessionSettings(channel="bench"),
         metrics=shared.metrics,
+        trace=trace,
     )
     caller = Caller(channel, caller_script(args.turns, fakes.forget))
     shared.callers.add(caller)
-    return _talk(session, caller)
+    return _talk(session, caller, trace)
 
 
-async def _talk(session: Session, caller: Caller) -> None:
-    await session.run()
+async def _talk(session: Session, caller: Caller, trace: CallTrace) -> None:
+    with trace.active():
+        await session.run()
     await caller.done

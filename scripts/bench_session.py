@@ -31,6 +31,13 @@ the measured run, the same number of calls is started once more and, once all of
 full collection is timed (the pause a worker with this many calls takes when one comes due),
 then those calls are cancelled.
 
+Every call is wired as the launcher wires it: its events counted into the worker's metrics and
+its trace asked for each turn and stage. In the measured run tracing is off (no
+`[observability] otlp_endpoint`: the no-op trace, as a worker that exports nothing). A second
+run of the same calls (the `traced_` figures) traces every call with the OpenTelemetry SDK, a
+batch span processor and an exporter that discards the spans, so it measures what tracing costs
+the event loop short of the network.
+
 Run alone (prints the figures, writes nothing): ``.venv/bin/python scripts/bench_session.py``.
 """
 
@@ -47,9 +54,12 @@ from typing import Any
 
 import psutil
 from _benchlib import Figure, percentile, within
-from _session_calls import SAMPLE_RATE, Shared, barge_ins, call_seconds, one_call
+from _session_calls import SAMPLE_RATE, Shared, Stats, barge_ins, call_seconds, one_call
 from artagent.gc_policy import settle_after_startup, use_worker_thresholds
 from artagent.loop_lag import LoopLagMonitor
+from artagent.observability.tracing import Tracing
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 TITLE = "Session engine: concurrent calls in one process, real-time pacing, zero-latency fakes"
 ABOUT = __doc__.split("\n\n", 1)[1].split("\n\nRun alone", 1)[0]
@@ -126,6 +136,15 @@ FIGURES = {
         "must be 0",
     ),
     "duration_s": Figure("s", "Wall time of the measured run, first call's start to last call's end"),
+    "traced_overhead_p50_ms": Figure(
+        "ms", "Engine overhead per turn (as above), median, in the second run: every call traced"
+    ),
+    "traced_overhead_p99_ms": Figure("ms", "Engine overhead per turn, 99th percentile, every call traced"),
+    "traced_barge_in_p99_ms": Figure("ms", "Barge-in reaction, 99th percentile, every call traced"),
+    "traced_cpu_per_call_pct": Figure(
+        "% of a core", "Process CPU time while every call runs, per call, every call traced"
+    ),
+    "traced_spans": Figure("spans", "Spans the traced run ended and handed to the (discarding) exporter"),
 }
 
 
@@ -218,9 +237,33 @@ class FullCollection:
     objects: int = 0
 
 
+class DiscardingExporter(SpanExporter):
+    """Takes every batch and keeps nothing but the count: tracing's cost short of the network."""
+
+    def __init__(self) -> None:
+        self.spans = 0
+
+    def export(self, spans: Any) -> SpanExportResult:
+        self.spans += len(spans)
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        pass
+
+
+@dataclass
+class Traced:
+    """The second run: every call traced."""
+
+    stats: Stats
+    window: Window
+    spans: int
+
+
 @dataclass
 class Result:
     shared: Shared
+    traced: Traced
     window: Window
     monitor: LoopLagMonitor
     own_lag: OwnLag
@@ -273,6 +316,20 @@ async def time_full_collection(args: argparse.Namespace) -> FullCollection:
     return full
 
 
+async def measure_traced(args: argparse.Namespace, limit: float) -> Traced:
+    """The calls again, each traced through the SDK to an exporter that discards the spans."""
+    exporter, provider = DiscardingExporter(), TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    tracing = Tracing(provider)
+    if args.warmup_calls:  # the SDK's code paths, once
+        warmup = argparse.Namespace(**{**vars(args), "calls": args.warmup_calls, "turns": 1})
+        await within(limit, start_calls(warmup, Shared(tracing=tracing), Window()))
+    shared, window = Shared(tracing=tracing), Window()
+    await within(limit, start_calls(args, shared, window))
+    await asyncio.get_running_loop().run_in_executor(None, tracing.shutdown)
+    return Traced(shared.stats, window, exporter.spans)
+
+
 async def measure(args: argparse.Namespace) -> Result:
     limit = call_seconds(args.turns) + args.stagger_s + 60
     if args.warmup_calls:
@@ -294,6 +351,7 @@ async def measure(args: argparse.Namespace) -> Result:
         await monitor.stop()
         gc.callbacks.remove(pauses)
         full = await within(limit, time_full_collection(args))
+        traced = await measure_traced(args, limit)  # last: its spans leave nothing behind for the above
     finally:
         own_sampler.cancel()
         await monitor.stop()
@@ -301,19 +359,24 @@ async def measure(args: argparse.Namespace) -> Result:
             gc.callbacks.remove(pauses)
         gc.set_threshold(*thresholds)
         gc.unfreeze()
-    return Result(shared, window, monitor, own_lag, pauses, full, baseline_rss, duration)
+    return Result(shared, traced, window, monitor, own_lag, pauses, full, baseline_rss, duration)
+
+
+def check_as_scripted(stats: Stats, args: argparse.Namespace, run: str) -> None:
+    calls, expected = args.calls, args.calls * sum(barge_ins(args.turns))
+    if stats.hangups != calls or len(stats.barge_in_ms) != expected or not stats.overhead_ms:
+        raise RuntimeError(
+            f"the calls did not go as scripted ({run}): {stats.hangups} of {calls} ended by the caller, "
+            f"{len(stats.barge_in_ms)} of {expected} barge-ins, {len(stats.overhead_ms)} turns"
+        )
 
 
 def figures(result: Result, args: argparse.Namespace) -> dict[str, float]:
     stats, window, calls = result.shared.stats, result.window, args.calls
-    expected = calls * sum(barge_ins(args.turns))
-    if stats.hangups != calls or len(stats.barge_in_ms) != expected or not stats.overhead_ms:
-        raise RuntimeError(
-            f"the calls did not go as scripted: {stats.hangups} of {calls} ended by the caller, "
-            f"{len(stats.barge_in_ms)} of {expected} barge-ins, {len(stats.overhead_ms)} turns"
-        )
+    check_as_scripted(stats, args, "measured run")
     cpu_pct = 100 * window.cpu_s / window.wall_s
-    pauses, full = result.pauses, result.full
+    pauses, full, traced = result.pauses, result.full, result.traced
+    check_as_scripted(traced.stats, args, "traced run")
     return {
         "calls": calls,
         "overhead_p50_ms": round(percentile(stats.overhead_ms, 50), 2),
@@ -340,6 +403,11 @@ def figures(result: Result, args: argparse.Namespace) -> dict[str, float]:
         "barge_ins": len(stats.barge_in_ms),
         "underruns": stats.underruns,
         "duration_s": round(result.duration_s, 1),
+        "traced_overhead_p50_ms": round(percentile(traced.stats.overhead_ms, 50), 2),
+        "traced_overhead_p99_ms": round(percentile(traced.stats.overhead_ms, 99), 2),
+        "traced_barge_in_p99_ms": round(percentile(traced.stats.barge_in_ms, 99), 3),
+        "traced_cpu_per_call_pct": round(100 * traced.window.cpu_s / traced.window.wall_s / calls, 3),
+        "traced_spans": traced.spans,
     }
 
 

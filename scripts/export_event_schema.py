@@ -29,7 +29,7 @@ SCHEMA_PATH = ROOT / "docs" / "events.schema.json"
 EVENTS_DOC = ROOT / "docs" / "events.md"
 BEGIN = "<!-- event-tables:begin -->"
 END = "<!-- event-tables:end -->"
-COMMON = ("type", "call_id", "seq", "event_id", "occurred_at")
+COMMON = ("type", "call_id", "seq", "event_id", "occurred_at", "traceparent")
 
 
 class ExportError(RuntimeError):

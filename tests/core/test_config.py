@@ -62,7 +62,7 @@ def test_values_are_decoded_into_typed_sections() -> None:
         '[bus]\nredis_url = "rediss://cache.example:6380/0"\n'
         "[bus.outbox]\nbatch_size = 64\nretry_max_s = 0.5\n"
         '[runtime]\ndisable_plugins = ["analytics"]\nstrict_plugins = true\n'
-        '[logging]\nlevel = "DEBUG"\n'
+        '[observability]\nlog_level = "DEBUG"\nlog_levels = { "artagent.bus" = "WARNING" }\n'
         '[plugins.analytics]\ngroup = "a2"\n'
     ).config
     assert cfg.server.port == 9000
@@ -71,7 +71,8 @@ def test_values_are_decoded_into_typed_sections() -> None:
     assert cfg.bus.outbox == OutboxConfig(batch_size=64, retry_max_s=0.5)
     assert cfg.runtime.disable_plugins == ["analytics"]
     assert cfg.runtime.strict_plugins is True
-    assert cfg.logging.level == "DEBUG"
+    assert cfg.observability.log_level == "DEBUG"
+    assert cfg.observability.log_levels == {"artagent.bus": "WARNING"}
     assert cfg.plugins == {"analytics": {"group": "a2"}}
 
 
@@ -116,7 +117,9 @@ def test_unknown_key_is_an_error_naming_its_path(text: str, path: str) -> None:
         ("[runtime]\ndata_dir = 5", "runtime.data_dir", "Expected `str`, got `int`"),
         ('[runtime]\nstrict_plugins = "yes"', "runtime.strict_plugins", "Expected `bool`, got `str`"),
         ("[runtime]\ndisable_plugins = [1]", "runtime.disable_plugins[0]", "Expected `str`, got `int`"),
-        ('[logging]\nlevel = "TRACE"', "logging.level", "Invalid enum value 'TRACE'"),
+        ('[observability]\nlog_level = "TRACE"', "observability.log_level", "Invalid enum value 'TRACE'"),
+        ('[observability]\nlog_format = "xml"', "observability.log_format", "Invalid enum value 'xml'"),
+        ("[observability]\nsample_ratio = 2", "observability.sample_ratio", "Expected `float` <= 1.0"),
         ("bus = 3", "bus", "Expected `object`, got `int`"),
         ("[plugins]\nanalytics = 1", "plugins.analytics", "Expected `object`, got `int`"),
     ],
@@ -323,3 +326,21 @@ def test_config_structs_reject_unknown_fields_everywhere() -> None:
         and issubclass(f.type, msgspec.Struct)
     )):
         assert struct.__struct_config__.forbid_unknown_fields, struct.__name__
+
+
+def test_the_old_logging_table_says_where_its_key_went() -> None:
+    [(path, message)] = issues_of('[logging]\nlevel = "DEBUG"\n')
+    assert path == "logging"
+    assert "observability.log_level" in message
+
+
+def test_an_otlp_endpoint_must_be_an_http_url_and_its_headers_variable_must_be_set() -> None:
+    assert issues_of('[observability]\notlp_endpoint = "localhost:4318"\n') == [
+        ("observability.otlp_endpoint", "must be an http:// or https:// URL")
+    ]
+    text = '[observability]\notlp_endpoint = "http://127.0.0.1:4318"\notlp_headers_env = "OTLP_HEADERS"\n'
+    assert issues_of(text) == [
+        ("observability.otlp_headers_env", "environment variable OTLP_HEADERS is not set")
+    ]
+    loaded = parse_config(text, base_dir=Path("."), environ={"OTLP_HEADERS": "x-api-key=s3cret"})
+    assert loaded.secret("observability.otlp_headers_env") == "x-api-key=s3cret"

@@ -94,7 +94,7 @@ def test_sigterm_drains_active_calls(data_dir: Path, fake_distribution: Callable
                       '[session]\nvad = "fake"\nstt = "fake"\ntts = "fake"\nmodel = "fake"\n'
                       f'greeting = "{GREETING}"\nfarewell = "{FAREWELL}"\n'
                       'idle_reprompt_s = 600.0\nidle_hangup_s = 1200.0\n'
-                      '[logging]\nlevel = "WARNING"\n')  # fmt: skip
+                      '[observability]\nlog_level = "WARNING"\n')  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(site)}
     proc = subprocess.Popen([ARTAGENT, "serve", "--config", str(config)], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=env)  # fmt: skip

@@ -25,7 +25,7 @@ def _write_config(folder: Path) -> Path:
     config.write_text(
         f'[runtime]\ndata_dir = "{folder / "state"}"\n'
         '[server]\nhost = "127.0.0.1"\nport = 0\n'
-        '[logging]\nlevel = "WARNING"\n'
+        '[observability]\nlog_level = "WARNING"\n'
     )
     return config
 
@@ -153,3 +153,30 @@ def test_sigterm_stops_cleanly_and_stops_embedded_redis(server: Server) -> None:
         time.sleep(0.05)
     else:
         pytest.fail("the embedded Redis outlived the server")
+
+
+def test_the_server_logs_json_lines_with_query_strings_masked(data_dir: Path) -> None:
+    config = _write_config(data_dir)
+    config.write_text(
+        config.read_text().replace('log_level = "WARNING"', 'log_level = "INFO"\nlog_format = "json"')
+    )
+    proc = subprocess.Popen(
+        [ARTAGENT, "serve", "--config", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=data_dir,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        match = READY.search(proc.stdout.readline())
+        assert match, "the server never printed its URL"
+        url = match.group(1)
+        httpx.get(f"{url}/health")
+        httpx.get(f"{url}/api/v1/calls?token=s3cr3t-t0ken&call=c1")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=20)
+    records = [json.loads(line) for line in stderr.splitlines()]  # every line is one JSON object
+    access = [r["message"] for r in records if r["logger"] == "uvicorn.access"]
+    assert any('"GET /health HTTP/1.1" 200' in message for message in access)
+    assert any("/api/v1/calls?token=***&call=c1" in message for message in access)
+    assert "s3cr3t-t0ken" not in stderr
+    assert {"ts", "level", "logger", "message"} <= set(records[0])

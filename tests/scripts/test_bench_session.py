@@ -103,3 +103,7 @@ def test_a_tiny_run_reports_every_figure() -> None:
     assert figures["gc_full_cpu_ms"] > 0 and figures["gc_objects_per_call"] > 0
     assert figures["gc_pause_max_ms"] >= 0 and figures["gc_collections"] >= 0
     assert 0 <= figures["loop_lag_own_max_ms"]
+    # The second run traces every call: at least a call span, the greeting and two turns each.
+    assert figures["traced_spans"] >= 3 * (1 + 2 + 1)
+    assert figures["traced_overhead_p50_ms"] <= figures["traced_overhead_p99_ms"]
+    assert figures["traced_barge_in_p99_ms"] > 0 and figures["traced_cpu_per_call_pct"] > 0

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Litestar, MediaType, Request, Response, get
+from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -77,6 +78,11 @@ def create_app(runtime: Runtime) -> Litestar:
         route_handlers=[*core, *agent_routes(), *runtime.routes],
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="ARTAgent", version=__version__, path="/schema"),
+        # Litestar's own records go up to the root logger, whose handler `artagent serve` sets up
+        # from [observability]; by default Litestar would replace that handler with its own.
+        logging_config=LoggingConfig(
+            configure_root_logger=False, loggers={"litestar": {"handlers": [], "propagate": True}}
+        ),
     )
     app.state.runtime = runtime
     return app

@@ -42,8 +42,13 @@ def _print_config_error(exc: ConfigError) -> None:
         print(f"  {issue}", file=sys.stderr)
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+def _setup_logging(loaded: LoadedConfig, level: str | None = None) -> None:
+    """``[observability]`` logging (format, levels, transcripts); ``level``: a command's own
+    root level instead of ``log_level`` (a terminal command wants warnings only)."""
+    from artagent.observability.logs import configure_logging
+
+    cfg = loaded.config.observability
+    configure_logging(cfg if level is None else msgspec.structs.replace(cfg, log_level=level))
 
 
 # -- serve ---------------------------------------------------------------------------------
@@ -51,7 +56,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     loaded = _load(args.config)  # before the heavy imports: a bad file fails fast
     from artagent.server import serve
 
-    _setup_logging(loaded.config.logging.level)
+    _setup_logging(loaded)
     return serve(loaded, host=args.host, port=args.port)
 
 
@@ -94,7 +99,7 @@ def cmd_speech(args: argparse.Namespace) -> int:
     from artagent import speech_cli
 
     loaded = _load(args.config)
-    _setup_logging("WARNING")
+    _setup_logging(loaded, "WARNING")
     try:
         if args.action == "say":
             return speech_cli.say(loaded, args.text, Path(args.out), args.voice)
@@ -130,7 +135,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from artagent.agents.commands import chat_command
 
     loaded = _load(args.config)
-    _setup_logging("ERROR")  # the worker's start-up warnings (no speech installed) do not apply
+    _setup_logging(loaded, "ERROR")  # the worker's start-up warnings (no speech installed) do not apply
     return chat_command(loaded, args)
 # -- calls ---------------------------------------------------------------------------------
 def cmd_calls(args: argparse.Namespace) -> int:

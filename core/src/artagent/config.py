@@ -24,9 +24,10 @@ __all__ = [
     "ConfigIssue",
     "HistoryConfig",
     "LoadedConfig",
-    "LoggingConfig",
+    "LogLevel",
     "MissingSecret",
     "ModesConfig",
+    "ObservabilityConfig",
     "OutboxConfig",
     "RuntimeConfig",
     "ServerConfig",
@@ -204,9 +205,29 @@ class HistoryConfig(_Section):
     """How often the retention pass deletes expired calls."""
 
 
-class LoggingConfig(_Section):
-    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    """Root log level."""
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class ObservabilityConfig(_Section):
+    otlp_endpoint: str = ""
+    """Where traces are sent over OTLP/HTTP (protobuf): a collector's base URL (``/v1/traces``
+    is added) or a full URL ending in ``/v1/traces``. Empty: nothing is traced or exported."""
+    otlp_headers_env: str = ""
+    """Environment variable holding extra export headers, ``key=value`` pairs separated by
+    commas (a hosted backend's API key); empty: none."""
+    service_name: str = "artagent"
+    """``service.name`` of the exported traces."""
+    sample_ratio: Probability = 1.0
+    """Share of calls traced (decided once per call; everything a traced call causes is traced)."""
+    log_level: LogLevel = "INFO"
+    """Level of every logger not named in ``log_levels`` (the runtime's, plugins', uvicorn's)."""
+    log_levels: dict[str, LogLevel] = msgspec.field(default_factory=dict)
+    """Logger name -> level, e.g. ``{ "artagent.bus" = "DEBUG" }``; a name covers its children."""
+    log_format: Literal["auto", "json", "text"] = "auto"
+    """``json``: one JSON object per line; ``text``: for people; ``auto``: text on a terminal,
+    else JSON."""
+    log_transcripts: bool = False
+    """Log what the caller and the agents said (logger ``artagent.transcripts``, DEBUG)."""
 
 
 class Config(_Section):
@@ -216,7 +237,7 @@ class Config(_Section):
     session: SessionConfig = msgspec.field(default_factory=SessionConfig)
     agents: AgentsConfig = msgspec.field(default_factory=AgentsConfig)
     history: HistoryConfig = msgspec.field(default_factory=HistoryConfig)
-    logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
+    observability: ObservabilityConfig = msgspec.field(default_factory=ObservabilityConfig)
     plugins: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     """One table per plugin, decoded by that plugin's own schema."""
 
@@ -340,6 +361,9 @@ def _check_semantics(config: Config) -> list[ConfigIssue]:
         issues.append(
             ConfigIssue("bus.redis_url", "must be 'embedded' or a redis://, rediss:// or unix:// URL")
         )
+    endpoint = config.observability.otlp_endpoint
+    if endpoint and not endpoint.startswith(("http://", "https://")):
+        issues.append(ConfigIssue("observability.otlp_endpoint", "must be an http:// or https:// URL"))
     return issues + _check_session(config.session)
 
 
@@ -352,6 +376,19 @@ def _check_session(s: SessionConfig) -> list[ConfigIssue]:
     if s.speech.release > s.speech.threshold:
         issues.append(ConfigIssue("session.speech.release", "must not exceed session.speech.threshold"))
     return issues
+
+
+MOVED = {
+    "logging": "the [logging] table is now part of [observability]: write its level as "
+    "observability.log_level (see docs/configuration.md#observability)",
+}
+"""Tables that no longer exist -> what to write instead (better than "unknown key")."""
+
+
+def _explain_moved(issue: ConfigIssue) -> ConfigIssue:
+    if issue.message == "unknown key" and issue.path in MOVED:
+        return ConfigIssue(issue.path, MOVED[issue.path])
+    return issue
 
 
 def _name_plugin_table(issue: ConfigIssue, text: str) -> ConfigIssue:
@@ -376,7 +413,8 @@ def parse_config(
     try:
         config = msgspec.toml.decode(text, type=Config)
     except msgspec.ValidationError as exc:
-        raise ConfigError([_name_plugin_table(issue_from_validation(exc), text)], source) from None
+        issue = _explain_moved(_name_plugin_table(issue_from_validation(exc), text))
+        raise ConfigError([issue], source) from None
     except msgspec.DecodeError as exc:
         raise ConfigError([ConfigIssue("", f"not valid TOML: {exc}")], source) from None
     issues = _check_semantics(config)

@@ -64,6 +64,9 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
     """Unique and time-ordered; consumers deduplicate on it."""
     occurred_at: Annotated[dt.datetime, msgspec.Meta(tz=True)] = msgspec.field(default_factory=utc_now)
     """When it happened, with its UTC offset (the runtime always writes UTC)."""
+    traceparent: str | None = None
+    """W3C Trace Context ``traceparent`` of the span the event was emitted in (a traced call);
+    a subscriber continues the call's trace from it. ``None`` when the call is not traced."""
 
     @classmethod
     def type_tag(cls) -> str:

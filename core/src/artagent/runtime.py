@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import importlib.metadata
 import logging
 import os
 import socket
@@ -34,6 +35,9 @@ from artagent.events import EventCatalogue
 from artagent.history.service import CallHistory, builtin_stores
 from artagent.history.store import StoreRegistry
 from artagent.loop_lag import LoopLagMonitor
+from artagent.observability.export import tracing_from_config
+from artagent.observability.metrics import CallMetrics
+from artagent.observability.tracing import Tracing
 from artagent.plugins import PluginHost, PluginLoadError
 from artagent.providers import ProviderRegistry, ProviderSpec
 from artagent.session.latency import SessionMetrics
@@ -49,6 +53,13 @@ class BusUnavailableError(RuntimeError):
     """Redis could not be reached at start-up."""
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("artagent")
+    except importlib.metadata.PackageNotFoundError:
+        return ""
+
+
 def default_worker_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
@@ -61,13 +72,20 @@ class Runtime:
     """
 
     def __init__(
-        self, loaded: LoadedConfig, *, host: PluginHost | None = None, load_entry_points: bool = True
+        self,
+        loaded: LoadedConfig,
+        *,
+        host: PluginHost | None = None,
+        load_entry_points: bool = True,
+        tracing: Tracing | None = None,
     ) -> None:
+        """``tracing``: instead of the one ``[observability]`` gives (a test's in-memory exporter)."""
         cfg = loaded.config
         self.loaded = loaded
         self.config = cfg
         self.worker = cfg.runtime.worker_name or default_worker_name()
         self.registry = CollectorRegistry()
+        self.tracing = tracing or tracing_from_config(loaded, worker=self.worker, version=_version())
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         self.catalogue = EventCatalogue()
@@ -121,6 +139,7 @@ class Runtime:
             claim_idle_ms=cfg.bus.claim_idle_ms,
             dedup_window_s=cfg.bus.dedup_window_s,
             registry=self.registry,
+            tracing=self.tracing,
         )
         services: dict[str, Any] = {
             "redis": self.redis,
@@ -153,6 +172,8 @@ class Runtime:
                 worker=self.worker,
                 metrics=SessionMetrics(self.registry),
                 agents=self.agents,
+                tracing=self.tracing,
+                call_metrics=CallMetrics(self.registry),
             )
         except ConfigError as exc:
             raise ConfigError(exc.issues, loaded.source) from None
@@ -263,6 +284,7 @@ class Runtime:
         await self.outbox.close()
         await self.loop_lag.stop()
         await self.redis.aclose()
+        await asyncio.get_running_loop().run_in_executor(None, self.tracing.shutdown)  # last spans out
         if self.embedded is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.embedded.stop)
 

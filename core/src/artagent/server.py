@@ -99,7 +99,10 @@ def serve(loaded: LoadedConfig, host: str | None = None, port: int | None = None
         app,
         host=host or cfg.server.host,
         port=cfg.server.port if port is None else port,
-        log_level=cfg.logging.level.lower(),
+        # uvicorn's loggers get no handler and no level of their own: their records go through the
+        # runtime's handler ([observability] format and per-logger levels, query strings masked).
+        log_config=None,
+        log_level=None,
         lifespan="on",
         # No channel's message comes near this (an ACS frame is about 1 KiB, a browser frame
         # 640 bytes); uvicorn's 16 MiB default would let a bad client make us buffer that much.

@@ -160,7 +160,7 @@ def test_artagent_call_against_artagent_serve(data_dir: Path, fake_distribution:
                       '[server]\nport = 0\n[session]\ngreeting = "Thanks for calling the quote line."\n'
                       'vad = "fake"\nstt = "fake"\ntts = "fake"\nmodel = "fake"\n'
                       '[session.turn]\nmin_delay_s = 0.2\n'
-                      '[logging]\nlevel = "WARNING"\n')  # fmt: skip
+                      '[observability]\nlog_level = "WARNING"\n')  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(site)}
     artagent = str(Path(sys.executable).parent / "artagent")
     server = subprocess.Popen([artagent, "serve", "--config", str(config)], stdout=subprocess.PIPE,

@@ -78,7 +78,7 @@ def server_config(data_dir: Path, extra: str = "", stt: str = "fake", *, real_sp
         f"{session}"
         "idle_reprompt_s = 600.0\nidle_hangup_s = 1200.0\n"
         '[agents]\nscenario = "insurance"\nrouters = ["flows"]\n'
-        '[logging]\nlevel = "WARNING"\n'
+        '[observability]\nlog_level = "WARNING"\n'
         f"{extra}"
     )
 

@@ -30,7 +30,7 @@ from redis.exceptions import RedisError
 from artagent.bus.wire import WIRE_VERSION, XADD_BATCH_LUA
 from artagent.events import Event, EventCatalogue
 
-__all__ = ["CallEmitter", "Outbox", "SpillStore"]
+__all__ = ["CallEmitter", "EmitObserver", "Outbox", "SpillStore"]
 
 log = logging.getLogger(__name__)
 E = TypeVar("E", bound=Event)
@@ -293,15 +293,30 @@ class Publisher(Protocol):
     def publish(self, event: Event) -> None: ...
 
 
+class EmitObserver(Protocol):
+    """Told of each event as a call emits it (:class:`~artagent.observability.metrics.CallTelemetry`:
+    the call's trace and the worker's counters)."""
+
+    def traceparent(self) -> str | None:
+        """The event's ``traceparent``: the span current where it is emitted."""
+        ...
+
+    def emitted(self, event: Event) -> None: ...
+
+
 class CallEmitter:
-    """Stamps one call's events with its ``call_id`` and an increasing ``seq``, and publishes them."""
+    """Stamps one call's events with its ``call_id``, an increasing ``seq`` and (``observer``
+    given) the ``traceparent`` of the span current where each is emitted, and publishes them."""
 
-    __slots__ = ("_outbox", "_seq", "call_id")
+    __slots__ = ("_observer", "_outbox", "_seq", "call_id")
 
-    def __init__(self, call_id: str, outbox: Publisher, *, start_seq: int = 0) -> None:
+    def __init__(
+        self, call_id: str, outbox: Publisher, *, start_seq: int = 0, observer: EmitObserver | None = None
+    ) -> None:
         self.call_id = call_id
         self._outbox = outbox
         self._seq = start_seq  # the first event gets start_seq + 1: a resumed call goes on above
+        self._observer = observer
 
     @property
     def seq(self) -> int:
@@ -310,6 +325,13 @@ class CallEmitter:
 
     def emit(self, event_type: type[E], **fields: Any) -> E:
         self._seq += 1
-        event = event_type(call_id=self.call_id, seq=self._seq, **fields)
+        observer = self._observer
+        if observer is None:
+            event = event_type(call_id=self.call_id, seq=self._seq, **fields)
+        else:
+            event = event_type(
+                call_id=self.call_id, seq=self._seq, traceparent=observer.traceparent(), **fields
+            )
+            observer.emitted(event)
         self._outbox.publish(event)
         return event

@@ -27,6 +27,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from artagent.bus.wire import entry_payload
 from artagent.events import Event, EventCatalogue
+from artagent.observability.tracing import Tracing
 
 __all__ = ["BusConsumers", "Deduplicator", "Subscription"]
 
@@ -142,7 +143,7 @@ class _ConsumerMetrics:
             "artagent_bus_undecodable", "Stream entries no registered event type decodes", ["group"], **kw
         )
         self.lag = Histogram(
-            "artagent_bus_lag_seconds",
+            "artagent_bus_consumer_lag_seconds",
             "Time from an entry entering the stream to its batch being handled (oldest entry per batch)",
             ["group"],
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
@@ -166,8 +167,12 @@ class BusConsumers:
         claim_idle_ms: int = 30_000,
         dedup_window_s: int = 3_600,
         registry: CollectorRegistry | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
+        """``tracing``: each handled batch becomes a ``process`` span continuing the trace of
+        the events' calls (none: nothing is traced)."""
         self.stream = stream
+        self.tracing = tracing or Tracing()
         self.consumer = consumer
         self.catalogue = catalogue
         self.redis = redis
@@ -348,7 +353,8 @@ class _GroupDelivery:
             fresh = await self.dedup.unseen(events)
             self.duplicates.inc(len(events) - len(fresh))
             if fresh:
-                await self.sub.handler(fresh)
+                with self.bus.tracing.consuming(self.sub.group, self.bus.stream, fresh):
+                    await self.sub.handler(fresh)
                 await self.dedup.mark(fresh)
                 self.consumed.inc(len(fresh))
         except (RedisError, OSError):

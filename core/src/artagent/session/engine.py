@@ -22,6 +22,7 @@ already has a history resumes that call: it says ``resume_greeting`` instead of 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -40,6 +41,8 @@ from artagent.events import (
     SpeechStopped,
     TranscriptionReceived,
 )
+from artagent.observability.calltrace import NO_TRACE, CallTrace
+from artagent.observability.logs import TRANSCRIPTS
 from artagent.providers import (
     MediaChannel,
     ModelProvider,
@@ -61,6 +64,7 @@ from artagent.session.turns import SegmenterSettings, SpeechSegmenter
 __all__ = ["EventEmitter", "Session", "SessionSettings"]
 
 E = TypeVar("E", bound=Event)
+_transcripts = logging.getLogger(TRANSCRIPTS)
 
 
 class SessionSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -133,9 +137,11 @@ class Session:
         tools: ToolRunner | None = None,
         conversation: Conversation | None = None,
         on_state_changed: Callable[[], None] | None = None,
+        trace: CallTrace = NO_TRACE,
     ) -> None:
         """``conversation`` drives the agent side (the agents layer's orchestrator); without
-        one, ``model`` answers with ``settings.system_prompt`` and ``tools``."""
+        one, ``model`` answers with ``settings.system_prompt`` and ``tools``. ``trace``: the
+        call's trace, told of each turn and stage (whoever runs the call makes it active)."""
         s = self.settings = settings or SessionSettings()
         self._channel, self._vad, self._stt = channel, vad, stt
         self._turn_detector = turn_detector
@@ -151,7 +157,7 @@ class Session:
                 tools=tools,
             )
         self._conversation = conversation
-        self._emitter, self._clock, self._metrics = emitter, clock, metrics
+        self._emitter, self._clock, self._metrics, self._trace = emitter, clock, metrics, trace
         self._segmenter = SpeechSegmenter(
             SegmenterSettings(
                 threshold=s.speech_threshold,
@@ -176,6 +182,7 @@ class Session:
                 agent=lambda: conversation.agent,
                 timeout_s=s.tool_timeout_s,
                 elapsed=self._at,
+                trace=trace,
             )
             if runner is not None
             else None
@@ -265,7 +272,7 @@ class Session:
                 watchdog = group.create_task(self._watchdog(), name="idle-watchdog")
                 opening = self._conversation.opening(resumed=self.resumed)
                 if opening:
-                    self._start_reply(self._say(opening))
+                    self._start_reply(self._say(opening, "resume_greeting" if self.resumed else "greeting"))
                 self._running.set()
                 await self._inbound_loop()
                 watchdog.cancel()
@@ -294,7 +301,7 @@ class Session:
         self._ending, self._end_reason = True, reason
         await self._cancel_reply(wait=True)
         if self.settings.farewell:
-            await self._speak(Reply(), text_clauses(self.settings.farewell))
+            await self._say(self.settings.farewell, "farewell")
         await self._channel.hangup(reason)
 
     async def _hang_up(self, reason: str) -> None:
@@ -349,8 +356,10 @@ class Session:
         heard_ms = await self._cancel_reply(wait=False)
         if reply is None or reply.timeline.first_frame_sent is None:
             return  # nothing of it was heard: the reply is simply dropped
-        self._emit(PlaybackInterrupted, agent=self.agent, turn=self.turn, heard_ms=heard_ms)
-        self._remember(reply, reply.heard_segments(heard_ms), interrupted=True)
+        reply.trace.barge_in(heard_ms)
+        with reply.trace.active():  # its events belong to the reply they cut
+            self._emit(PlaybackInterrupted, agent=self.agent, turn=self.turn, heard_ms=heard_ms)
+            self._remember(reply, reply.heard_segments(heard_ms), interrupted=True)
 
     async def _cancel_reply(self, *, wait: bool) -> float:
         """Stop the running reply (flushing what the far side buffered); returns the ms heard."""
@@ -472,6 +481,7 @@ class Session:
 
     def _take_turn(self, text: str, timeline: TurnTimeline) -> None:
         self.state.turn += 1
+        _transcripts.debug("caller: %s", text)
         said = Message(role="user", content=text, agent=self.agent, at=self._at())
         speaking = self._reply_task
         if self.settings.barge_in or speaking is None or speaking.done() or speaking is self._reprompt_task:
@@ -501,7 +511,7 @@ class Session:
             self.history.append(after[1])
             self._state_changed()
         s = self.settings
-        reply = Reply(timeline)
+        reply = Reply(timeline, trace=self._trace.turn(self.turn, timeline, self.agent))
         clauses = model_clauses(
             self._conversation,
             self.history,
@@ -544,10 +554,12 @@ class Session:
         if done:
             self._ending, self._end_reason = True, "transferred"
         elif self.settings.transfer_failed:
-            self._start_reply(self._say(self.settings.transfer_failed))
+            self._start_reply(self._say(self.settings.transfer_failed, "transfer_failed"))
 
-    async def _say(self, text: str, *, activity: bool = True) -> None:
-        await self._speak(Reply(), text_clauses(text), activity=activity)
+    async def _say(self, text: str, what: str, *, activity: bool = True, apologize: bool = True) -> None:
+        """Say ``text`` on the agent's own initiative (``what`` it is, for the trace)."""
+        reply = Reply(trace=self._trace.say(what, self.agent))
+        await self._speak(reply, text_clauses(text), activity=activity, apologize=apologize)
 
     # -- silence and duration ----------------------------------------------------------------
     def _touch(self) -> None:
@@ -577,13 +589,25 @@ class Session:
                 return
             if idle >= s.idle_reprompt_s and not self._reprompted:
                 self._reprompted = True
-                self._start_reply(self._say(s.idle_reprompt, activity=False))
+                self._start_reply(self._say(s.idle_reprompt, "reprompt", activity=False))
                 self._reprompt_task = self._reply_task
             limit = s.idle_hangup_s if self._reprompted else s.idle_reprompt_s
             await self._clock.sleep(max(0.02, min(self._last_activity + limit, end_at) - now))
 
     async def _speak(
         self, reply: Reply, clauses: AsyncIterator[str], *, apologize: bool = True, activity: bool = True
+    ) -> None:
+        """Speak a reply in its span (a traced call), ended when the reply is over or cut."""
+        try:
+            with reply.trace.active():
+                await self._speak_reply(reply, clauses, apologize=apologize, activity=activity)
+        except BaseException as error:  # cancelled: a barge-in, or the call ending
+            reply.trace.end(reply.timeline, error=error)
+            raise
+        reply.trace.end(reply.timeline)
+
+    async def _speak_reply(
+        self, reply: Reply, clauses: AsyncIterator[str], *, apologize: bool, activity: bool
     ) -> None:
         """Speak a reply; when it ends, the silence clock restarts (unless ``activity`` is off:
         the idle reprompt does not count as the conversation going on)."""
@@ -595,7 +619,7 @@ class Session:
             self.history.extend(reply.tool_messages)  # the tools did run
             reply.tool_messages = []
             if apologize and self.settings.apology:
-                await self._speak(Reply(), text_clauses(self.settings.apology), apologize=False)
+                await self._say(self.settings.apology, "apology", apologize=False)
             return
         finally:
             if self._reply is reply:
@@ -622,6 +646,7 @@ class Session:
             self.history.append(
                 Message(role="assistant", content=text, agent=agent, interrupted=cut, at=self._at())
             )
+            _transcripts.debug("%s%s: %s", agent, " (cut off)" if cut else "", text)
             self._emit(
                 AgentResponseGenerated,
                 agent=agent,

@@ -18,7 +18,8 @@ in what ``open()`` returns.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,10 @@ from artagent.bus.outbox import CallEmitter, Publisher
 from artagent.calls import ActiveCalls
 from artagent.config import SessionConfig
 from artagent.events import Event
+from artagent.observability.calltrace import CallTrace
+from artagent.observability.logs import call_logging
+from artagent.observability.metrics import CallMetrics, CallTelemetry
+from artagent.observability.tracing import Tracing
 from artagent.providers import (
     MediaChannel,
     ProviderKind,
@@ -86,7 +91,11 @@ class SessionLauncher:
         metrics: SessionMetrics | None = None,
         clock: Clock | None = None,
         agents: AgentsLayer | None = None,
+        tracing: Tracing | None = None,
+        call_metrics: CallMetrics | None = None,
     ) -> None:
+        """``tracing``: the worker's tracer (none: calls are not traced); ``call_metrics``: the
+        counters of what calls emit (handoffs, errors, tools...)."""
         self.config = config
         self.agents = agents
         self.names, self.missing = resolve_providers(config, registry)
@@ -102,6 +111,7 @@ class SessionLauncher:
         self.store = SessionStore(redis, ttl_s=config.state_ttl_s)
         self._publisher, self._calls, self._worker = publisher, calls, worker
         self._metrics, self._clock = metrics, clock or LoopClock()
+        self._tracing, self._call_metrics = tracing or Tracing(), call_metrics
 
     def _provider_settings(self, kind: ProviderKind) -> Mapping[str, Any]:
         if kind == "turn_detector":
@@ -239,32 +249,52 @@ class SessionLauncher:
             if holder:
                 await holder[0].end(reason)
 
+        keeper = StateKeeper(self.store, self._worker, lease_s=self.config.lease_s)
         self._calls.admit(call_id, end)
         try:
-            keeper = StateKeeper(self.store, self._worker, lease_s=self.config.lease_s)
-            state = await keeper.acquire(call_id, channel_name, resume=resume)
-            try:
-                providers = {**self._providers, **(speech or {})}
-                emitter = self._emitter(state, observer)
-                parts = _CallParts(
-                    channel, keeper, settings, conversation, providers, emitter, caller, callee
-                )
-                session = await self._build(parts) if mode == PIPELINE else self._open_realtime(mode, parts)
-                holder.append(session)
-                if on_start is not None:
-                    on_start(session)
-                await session.run()
-            finally:
-                await keeper.close()
+            with self._observed(call_id, channel_name, mode, conversation, keeper) as trace:
+                state = await keeper.acquire(call_id, channel_name, resume=resume)
+                try:
+                    providers = {**self._providers, **(speech or {})}
+                    emitter = self._emitter(state, observer, CallTelemetry(trace, self._call_metrics))
+                    parts = _CallParts(
+                        channel, keeper, settings, conversation, providers, emitter, caller, callee, trace
+                    )
+                    pipeline = mode == PIPELINE
+                    session = await self._build(parts) if pipeline else self._open_realtime(mode, parts)
+                    holder.append(session)
+                    if on_start is not None:
+                        on_start(session)
+                    await session.run()
+                finally:
+                    await keeper.close()
         finally:
             await self._calls.finished(call_id)
         return session
 
-    def _emitter(self, state: SessionState, observer: Callable[[Event], None] | None) -> CallEmitter:
+    @contextmanager
+    def _observed(
+        self, call_id: str, channel: str, mode: str, conversation: Conversation, keeper: StateKeeper
+    ) -> Iterator[CallTrace]:
+        """The call's trace and log context: every record logged and every span started inside
+        (in this task and in the tasks the call starts) belongs to the call."""
+        trace = self._tracing.call(
+            call_id, self._clock, **{"artagent.channel": channel, "artagent.mode": mode}
+        )
+
+        def turn() -> int:
+            return keeper.state.turn if keeper.state is not None else 0
+
+        with trace.active(), call_logging(call_id, agent=lambda: conversation.agent, turn=turn):
+            yield trace
+
+    def _emitter(
+        self, state: SessionState, observer: Callable[[Event], None] | None, telemetry: CallTelemetry
+    ) -> CallEmitter:
         """The call's events, numbered above anything a dead worker may have emitted."""
         publisher = _Tee(self._publisher, observer) if observer is not None else self._publisher
         start_seq = state.seq + RESUME_SEQ_GAP if state.history else 0
-        return CallEmitter(state.call_id, publisher, start_seq=start_seq)
+        return CallEmitter(state.call_id, publisher, start_seq=start_seq, observer=telemetry)
 
     def _open_realtime(self, mode: str, parts: _CallParts) -> CallSession:
         """The call's session in the realtime mode ``mode``."""
@@ -305,6 +335,7 @@ class SessionLauncher:
             state=state,
             conversation=parts.conversation,
             on_state_changed=keeper.changed,
+            trace=parts.trace,
         )
 
 
@@ -320,6 +351,7 @@ class _CallParts:
     emitter: CallEmitter
     caller: str | None
     callee: str | None
+    trace: CallTrace
 
 
 class _Tee:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from artagent.audio import FrameSplitter, Resampler
+from artagent.observability.calltrace import NO_TURN, TurnTrace
 from artagent.providers import (
     ModelUsage,
     ToolCallRequest,
@@ -68,6 +69,8 @@ class Reply:
     """The tool calls made during the reply and their results, for the history."""
     usage: ModelUsage | None = None
     """Tokens of every model request of the reply, summed; the model named is the last one."""
+    trace: TurnTrace = NO_TURN
+    """The reply's span (a traced call), under which its stages are recorded."""
 
     def add_usage(self, usage: ModelUsage) -> None:
         if self.usage is not None:
@@ -160,27 +163,12 @@ async def model_clauses(
     results, up to ``max_tool_rounds`` times. Tool calls without a ``tools`` runner are ignored.
     """
     chunker = ClauseChunker()
-    timeline = reply.timeline
-    timeline.model_request = clock.now()
+    reply.timeline.model_request = clock.now()
     messages = list(history)
     for round_ in range(max_tool_rounds + 1):
-        model, request = conversation.request(messages)
         calls: list[ToolCallRequest] = []
-        stream = model.stream(request)
-        try:
-            async for item in stream:
-                if isinstance(item, ToolCallRequest):
-                    calls.append(item)
-                    continue
-                if isinstance(item, ModelUsage):
-                    reply.add_usage(item)
-                    continue
-                if timeline.model_first_token is None:
-                    timeline.model_first_token = clock.now()
-                for piece in chunker.feed(item.text):
-                    yield piece
-        finally:
-            await aclose(stream)
+        async for piece in _model_round(conversation, messages, reply, clock, chunker, calls):
+            yield piece
         if not calls or tools is None:
             break
         if round_ == max_tool_rounds:
@@ -203,6 +191,44 @@ async def model_clauses(
                 yield piece
     for piece in chunker.flush():
         yield piece
+
+
+async def _model_round(
+    conversation: Conversation,
+    messages: Sequence[Message],
+    reply: Reply,
+    clock: Clock,
+    chunker: ClauseChunker,
+    calls: list[ToolCallRequest],
+) -> AsyncIterator[str]:
+    """One model request: its text as clauses, its tool calls into ``calls``, its usage into the
+    reply, its span into the reply's trace."""
+    model, request = conversation.request(messages)
+    span = reply.trace.model(request.model or "", conversation.agent)
+    timeline, first, error = reply.timeline, True, None
+    stream = model.stream(request)
+    try:
+        async for item in stream:
+            if isinstance(item, ToolCallRequest):
+                calls.append(item)
+            elif isinstance(item, ModelUsage):
+                reply.add_usage(item)
+                span.usage(item.model, item.prompt_tokens, item.completion_tokens)
+            else:
+                if first:
+                    first, now = False, clock.now()
+                    span.first_token(now)
+                    if timeline.model_first_token is None:
+                        timeline.model_first_token = now
+                for piece in chunker.feed(item.text):
+                    yield piece
+    except BaseException as exc:  # a failing router, or the reply closed by a barge-in
+        error = exc
+        raise
+    finally:
+        await aclose(stream)
+        span.end(tool_calls=len(calls), error=error)
+        error = None  # the exception's traceback holds this frame: no cycle through it
 
 
 async def _done_within(task: asyncio.Future[Any], clock: Clock, seconds: float) -> bool:

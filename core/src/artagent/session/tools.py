@@ -20,6 +20,7 @@ from typing import Any, Protocol, TypeVar
 import msgspec
 
 from artagent.events import Event, ToolCalled, ToolCompleted
+from artagent.observability.calltrace import NO_TRACE, CallTrace
 from artagent.providers import ToolCallRequest, ToolSpec
 from artagent.session.playout import Clock
 from artagent.session.state import Message, SessionState
@@ -94,11 +95,12 @@ class ToolRound:
         agent: str | Callable[[], str],
         timeout_s: float = 10.0,
         elapsed: Callable[[], float] = lambda: 0.0,
+        trace: CallTrace = NO_TRACE,
     ) -> None:
         self.runner, self._control, self._clock = runner, control, clock
         self._agent = agent if callable(agent) else lambda: agent
         """The agent making the calls now (a handoff during the round changes it)."""
-        self._timeout_s, self._elapsed = timeout_s, elapsed
+        self._timeout_s, self._elapsed, self._trace = timeout_s, elapsed, trace
 
     async def run(self, calls: Sequence[ToolCallRequest]) -> list[Message]:
         at = self._elapsed()
@@ -118,6 +120,13 @@ class ToolRound:
         return [request, *answers]
 
     async def _run_one(self, call: ToolCallRequest) -> ToolResult:
+        """One call, in its own span (its events, its logs and a handoff it makes are in it)."""
+        with self._trace.tool(call.name, call.id, self._agent()) as span:
+            result = await self._run_reported(call)
+            span.finish(ok=result.ok)
+        return result
+
+    async def _run_reported(self, call: ToolCallRequest) -> ToolResult:
         control = self._control
         control.emit(
             ToolCalled, tool=call.name, tool_call_id=call.id, agent=self._agent(), arguments=call.arguments

@@ -32,6 +32,8 @@ from prometheus_client import CollectorRegistry
 
 from artagent.bus.outbox import CallEmitter
 from artagent.events import Event
+from artagent.observability.calltrace import NO_TRACE, CallTrace
+from artagent.observability.metrics import CallTelemetry
 from artagent.session.engine import Session, SessionSettings
 from artagent.session.latency import SessionMetrics
 from artagent.session.playout import Clock
@@ -89,8 +91,11 @@ class CallHarness:
             model=FakeModel(clock, responses, first_token_latency_s=first_token_latency_s, inter_token_s=0.0),
         )
 
-    async def start(self, settings: SessionSettings | None = None, **session: Any) -> asyncio.Task[None]:
-        """Build the session (extra keyword arguments go to :class:`Session`) and start it."""
+    async def start(
+        self, settings: SessionSettings | None = None, *, trace: CallTrace = NO_TRACE, **session: Any
+    ) -> asyncio.Task[None]:
+        """Build the session (extra keyword arguments go to :class:`Session`) and start it;
+        ``trace`` (``Tracing(provider).call(...)``) traces it as the launcher would."""
         self.session = Session(
             channel=self.channel,
             vad=self.vad.open(sample_rate=16_000),
@@ -98,13 +103,14 @@ class CallHarness:
             tts=self.tts,
             turn_detector=self.turn_detector,
             model=self.model,
-            emitter=CallEmitter(self.call_id, self.publisher),
+            emitter=CallEmitter(self.call_id, self.publisher, observer=CallTelemetry(trace)),
             clock=self.clock,
             settings=settings,
             metrics=SessionMetrics(self.registry),
+            trace=trace,
             **session,
         )
-        return asyncio.create_task(self.session.run(), name=f"session-{self.call_id}")
+        return asyncio.create_task(_traced(self.session, trace), name=f"session-{self.call_id}")
 
     @property
     def events(self) -> list[Event]:
@@ -121,3 +127,8 @@ class CallHarness:
     def spoken(self) -> list[str]:
         """What the synthesiser was asked to say, clause by clause."""
         return [synthesis.text for synthesis in self.tts.syntheses]
+
+
+async def _traced(session: Session, trace: CallTrace) -> None:
+    with trace.active():
+        await session.run()
