@@ -55,7 +55,7 @@ CONVERSATIONS = {
         "caller_hangup",
     ),
     "three failed attempts, then a human": Conversation(
-        ("Bob Jones 12345", "Bob Jones 12345", "Bob Jones 12345", "hello?"),
+        ("Bob Jones 12345", "Bob Jones 12345", "Bob Jones 12345", "John Smith 98052"),
         (
             "couldn't find a policy",
             "couldn't find a policy",
@@ -243,6 +243,19 @@ def test_conversation(config: Path, name: str) -> None:
         assert found >= 0, f"{piece!r} missing (after position {position}) in:\n{transcript}"
         position = found + len(piece)
     assert transcript.rstrip().endswith(f"-- call ended: {conversation.ending}"), transcript
+
+
+def test_three_failures_escalate_once_and_nothing_is_verified_after(config: Path) -> None:
+    """The tool itself hands the call to a human on the third failure; the flows engine does not
+    ask a second time, and correct details said after it are never looked up."""
+    lines = ("Bob Jones 12345", "last four 0000", "Mary Major 55555", "John Smith 98052")
+    result = chat(config, lines)
+    transcript = result.stdout
+    assert result.returncode == 0, transcript + result.stderr
+    assert transcript.count("-- escalation requested") == 1, transcript
+    assert "-- tool escalate_human" not in transcript
+    assert VERIFIED not in transcript and "> John Smith 98052" not in transcript
+    assert transcript.rstrip().endswith("-- call ended: escalated"), transcript
 
 
 def test_the_claims_recorded_are_listed_and_kept(config: Path) -> None:

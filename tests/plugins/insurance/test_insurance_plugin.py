@@ -110,11 +110,25 @@ async def test_verification_by_name_and_zip_forgives_spelling_but_not_the_zip(re
     assert not ok and content["attempts_left"] == 2 and "verified" not in other.fields
 
 
-async def test_three_failed_verifications_ask_for_a_person(redis: Redis) -> None:
+async def test_three_failed_verifications_hand_the_call_to_a_person(redis: Redis) -> None:
     ctx = context(redis)
-    results = [await run(ctx, "authenticate_caller", last_four="0000") for _ in range(3)]
+    actions: Actions = ctx.actions  # type: ignore[assignment]
+    results = [await run(ctx, "authenticate_caller", last_four="0000") for _ in range(2)]
+    assert actions.escalations == []
+    results.append(await run(ctx, "authenticate_caller", full_name="Bob Jones", zip="12345"))
     assert [r[1]["attempts_left"] for r in results] == [2, 1, 0]
-    assert results[-1][1]["escalate"] is True
+    assert results[-1][1]["escalate"] is True and results[-1][1]["escalated"] is True
+    assert actions.escalations == ["caller verification failed 3 times"]  # the tool escalates itself
+
+
+async def test_after_three_failures_even_the_right_details_are_refused(redis: Redis) -> None:
+    ctx = context(redis, fields={"auth_failures": 3})
+    actions: Actions = ctx.actions  # type: ignore[assignment]
+    ok, content = await run(ctx, "authenticate_caller", full_name="John Smith", zip="98052")
+    assert not ok and content["error"].startswith("verification refused: 3 attempts failed")
+    assert "verified" not in ctx.fields and "policy_number" not in ctx.fields
+    assert "PA21440794" not in json.dumps(content)  # nothing about the policy leaks
+    assert actions.escalations == ["caller verification failed 3 times"]
 
 
 async def test_nothing_about_a_policy_before_verification(redis: Redis) -> None:

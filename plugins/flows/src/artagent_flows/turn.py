@@ -437,7 +437,7 @@ class FlowTurn:
             list(listed) if isinstance(listed, list) else self.form.mentioned(str(result.get("error", "")))
         )
         if give_up or not again:
-            if spec.escalate:
+            if spec.escalate and not result.get("escalated"):  # the tool handed the call on itself
                 self._call(spec.escalate, {"reason": "the form could not be completed"}, "escalation")
             return
         self.form.clear([n for n in again if n in self.form.by_name])
