@@ -84,8 +84,8 @@ CONVERSATIONS = {
             TO_CLAIMS,
             "How many vehicles were involved",
             "Let me read that back. John Smith was driving your 2017 Honda Accord, with 2 vehicles involved",
-            "Main Street, Redmond, WA",
-            "with 1 passenger, and nobody was injured",
+            " at 3 PM, at Main Street, Redmond, WA 98052.",  # the time and the ZIP code too
+            "with 1 passenger, and nobody was injured. The trip was a commute. Is that all correct?",
             "-- tool record_fnol ok",
             "Your claim number is C L A, 2 0",
             "Goodbye.",
@@ -116,7 +116,9 @@ CONVERSATIONS = {
             "No problem. Is your vehicle still drivable?",  # the ZIP code was optional
             "Carlos Garcia was driving your 2022 Subaru Outback",
             "on Wednesday",
+            "at 9 AM, at Lamar Boulevard, Austin, TX.",  # no ZIP code given: none read
             "Your vehicle is not drivable, with 0 passengers",
+            "The trip was a personal trip.",
             "-- tool record_fnol ok",
         ),
         "caller_hangup",
@@ -203,7 +205,12 @@ CONVERSATIONS = {
             "my daughter has a sore neck",
             "business",
         ),
-        ("Was anyone injured?", "Who was hurt, and how badly?", "someone was injured. Is that all correct?"),
+        (
+            "Was anyone injured?",
+            "Who was hurt, and how badly?",
+            "at 5:30 PM, at Larimer Street, Denver, CO 80202.",
+            "someone was injured. The trip was a business trip. Is that all correct?",
+        ),
         "caller_hangup",
     ),
 }
