@@ -201,6 +201,35 @@ def test_routing_takes_the_first_available_router_and_explains_when_none_is() ->
     assert ModelRouting(registry, ["openai"]).choose(own)[0] == "flows"
 
 
+def test_routing_per_agent_replaces_the_yaml_and_the_default_list() -> None:
+    registry = ProviderRegistry()
+    registry.add(ProviderSpec("model", "openai", lambda _: Router("OPENAI_API_KEY is not set")), owner="o")
+    registry.add(ProviderSpec("model", "flows", lambda _: Router(None)), owner="f")
+    registry.add(ProviderSpec("model", "local", lambda _: Router(None)), owner="l")
+    routing = ModelRouting(registry, ["local"], {"claims": ["openai", "flows"], "desk": ["openai"]})
+    claims = msgspec.convert({"name": "claims", "model": {"router": "local"}}, AgentDefinition)
+    assert routing.candidates(claims) == ["openai", "flows"]  # the YAML's router is not consulted
+    assert routing.choose(claims)[0] == "flows"  # the fallback, named last
+    other = msgspec.convert({"name": "other", "model": {"router": "flows"}}, AgentDefinition)
+    assert routing.candidates(other) == ["flows", "local"]  # not named: YAML, then [agents] routers
+    with pytest.raises(RoutingError, match="agent desk: no model router can answer .openai: OPENAI_API"):
+        routing.choose(AgentDefinition(name="desk"))  # its list is all it has
+    routing.reroute("desk", ["local"])  # PUT /api/v1/agents/desk
+    assert routing.choose(AgentDefinition(name="desk"))[0] == "local"
+    assert routing.status([claims, other]) == {"claims": "flows", "other": "flows"}
+
+
+def test_routing_per_agent_is_checked_against_what_is_installed() -> None:
+    registry = ProviderRegistry()
+    registry.add(ProviderSpec("model", "flows", lambda _: Router(None)), owner="f")
+    routing = ModelRouting(registry, [], {"claims": ["flows", "gpt9"], "sales": ["flows"], "desk": []})
+    assert [str(i) for i in routing.check({"claims", "desk"})] == [
+        "agents.routing.claims[1]: no model router named 'gpt9' is installed (flows)",
+        "agents.routing.sales: no agent named 'sales' (agents: claims, desk)",
+        "agents.routing.desk: name at least one model router",
+    ]
+
+
 def test_scenarios_are_chosen_by_number_then_channel_then_default(tmp_path: Path) -> None:
     folder = kit_copy(tmp_path)
     write(folder, "scenarios/night.yaml", "name: night\nstart: support\nagents: [support]\n")
