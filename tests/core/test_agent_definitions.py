@@ -98,7 +98,19 @@ def test_the_kit_loads_and_describes_itself() -> None:
             "scenarios/acme.yaml",
             "name: acme\nstart: reception\nagents: [reception, billing, support]\n"
             "handoffs: [{from: reception, to: sales}]\n",
-            "scenarios/acme.yaml: handoffs[0].to: 'sales' is not one of the scenario's agents",
+            "scenarios/acme.yaml: handoffs[0].to: unknown agent 'sales'",
+        ),
+        (
+            "scenarios/acme.yaml",
+            "name: acme\nstart: reception\nagents: [reception, billing]\n"
+            "handoffs: [{from: billing, to: support}]\n",
+            "scenarios/acme.yaml: handoffs[0].to: 'support' is not one of the scenario's agents",
+        ),
+        (
+            "scenarios/acme.yaml",
+            "name: acme\nstart: reception\nagents: [reception, billing, support]\n"
+            "handoffs: [{from: reception, to: billing, type: loud}]\n",
+            "scenarios/acme.yaml: handoffs[0].type: Invalid enum value 'loud'",
         ),
         (
             "scenarios/acme.yaml",
@@ -212,7 +224,7 @@ def test_routing_per_agent_replaces_the_yaml_and_the_default_list() -> None:
     assert routing.choose(claims)[0] == "flows"  # the fallback, named last
     other = msgspec.convert({"name": "other", "model": {"router": "flows"}}, AgentDefinition)
     assert routing.candidates(other) == ["flows", "local"]  # not named: YAML, then [agents] routers
-    with pytest.raises(RoutingError, match="agent desk: no model router can answer .openai: OPENAI_API"):
+    with pytest.raises(RoutingError, match=r"agent desk: no model router can answer \(openai: OPENAI_API"):
         routing.choose(AgentDefinition(name="desk"))  # its list is all it has
     routing.reroute("desk", ["local"])  # PUT /api/v1/agents/desk
     assert routing.choose(AgentDefinition(name="desk"))[0] == "local"

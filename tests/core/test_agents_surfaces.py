@@ -117,12 +117,40 @@ def test_chat_with_an_unknown_scenario_says_which_exist(acme: tuple[Path, dict[s
     assert "error: no scenario named 'sales' (scenarios: acme)" in result.stderr
 
 
-def test_a_malformed_agent_stops_the_start_up_naming_file_and_key(
-    fake_distribution: Callable[..., Path], data_dir: Path, tmp_path: Path
+SCENARIO = "name: acme\nstart: reception\nagents: [reception, billing, support]\n"
+
+
+@pytest.mark.parametrize(
+    ("relative", "text", "expected"),
+    [
+        (
+            "agents/support.yaml",
+            "name: support\nhandoffs: [{to: sales}]\n",
+            "handoffs[0].to: unknown agent 'sales'",
+        ),
+        (
+            "scenarios/acme.yaml",
+            SCENARIO + "handoffs: [{from: reception, to: sales}]\n",
+            "handoffs[0].to: unknown agent 'sales'",
+        ),
+        (
+            "scenarios/acme.yaml",
+            SCENARIO + "handoffs: [{from: reception, to: billing, context: everything}]\n",
+            "handoffs[0].context: Invalid enum value 'everything'",
+        ),
+    ],
+)
+def test_a_malformed_definition_stops_the_start_up_naming_file_and_key(
+    fake_distribution: Callable[..., Path],
+    data_dir: Path,
+    tmp_path: Path,
+    relative: str,
+    text: str,
+    expected: str,
 ) -> None:
     kit = tmp_path / "kit"
     shutil.copytree(KIT, kit)
-    (kit / "agents" / "support.yaml").write_text("name: support\nhandoffs: [{to: sales}]\n")
+    (kit / relative).write_text(text)
     source = PLUGIN_SOURCE.replace("return [kit.KIT]", f"return [__import__('pathlib').Path({str(kit)!r})]")
     site = fake_distribution("acme-agents", {"acme": "acme_agents"}, {"acme_agents": source})
     config = data_dir / "runtime.toml"
@@ -135,7 +163,7 @@ def test_a_malformed_agent_stops_the_start_up_naming_file_and_key(
         result = artagent(*args, env=env, timeout=60)
         assert result.returncode == 1, (command, result.stdout, result.stderr)
         assert "agent definitions: invalid" in result.stderr
-        assert f"{kit}/agents/support.yaml: handoffs[0].to: unknown agent 'sales'" in result.stderr
+        assert f"{kit}/{relative}: {expected}" in result.stderr
         assert "Traceback" not in result.stderr
 
 

@@ -233,7 +233,9 @@ def test_tool_arguments_are_validated_and_failures_are_reported_safely(virtual_c
 
 
 def test_the_tool_calls_of_one_response_run_concurrently(virtual_clock: VirtualClock) -> None:
-    calls = [ToolCallRequest(id=f"t{i}", name="look_up", arguments={"invoice": str(i) * 6}) for i in range(1, 5)]
+    calls = [
+        ToolCallRequest(id=f"t{i}", name="look_up", arguments={"invoice": str(i) * 6}) for i in range(1, 5)
+    ]
     call, _ = run_call(virtual_clock, ["Check my four invoices."], [calls, "All four are paid."])
 
     completed = call.of(ToolCompleted)
@@ -252,7 +254,9 @@ def test_each_agent_is_answered_by_the_router_runtime_toml_gives_it(virtual_cloc
     config = AgentsConfig(routing={"billing": ["backup", "scripted"]})
     responses = [[TextDelta("Let me get billing."), handoff("billing")]]
     backup = ["What is the invoice number?", "It is paid."]
-    call, conversation = run_call(virtual_clock, ["Bill.", "123456."], responses, config=config, backup=backup)
+    call, conversation = run_call(
+        virtual_clock, ["Bill.", "123456."], responses, config=config, backup=backup
+    )
 
     scripted, other = conversation.routing.instance("scripted"), conversation.routing.instance("backup")
     assert [r.context.agent for r in scripted.requests] == ["reception"]

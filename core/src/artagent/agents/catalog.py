@@ -175,14 +175,14 @@ class AgentCatalog:
         for index, edge in enumerate(scenario.handoffs):
             ends: list[tuple[str, str | None]] = [("to", edge.to), ("from", edge.from_)]
             for key, member in ends:
-                if member is not None and member not in members:
-                    problems.append(
-                        DefinitionError(
-                            source,
-                            f"handoffs[{index}].{key}",
-                            f"{member!r} is not one of the scenario's agents",
-                        )
-                    )
+                if member is None or member in members:
+                    continue
+                reason = (
+                    f"{member!r} is not one of the scenario's agents"
+                    if member in self.agents
+                    else f"unknown agent {member!r}"
+                )
+                problems.append(DefinitionError(source, f"handoffs[{index}].{key}", reason))
         for name in scenario.agents:
             agent = self.agents.get(name)
             for index, handoff in enumerate(agent.definition.handoffs if agent else []):

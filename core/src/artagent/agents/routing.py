@@ -66,9 +66,8 @@ class ModelRouting:
             for index, name in enumerate(routers):
                 if name not in installed:
                     listed = ", ".join(installed) or "none"
-                    issues.append(
-                        ConfigIssue(f"{key}[{index}]", f"no model router named {name!r} is installed ({listed})")
-                    )
+                    problem = f"no model router named {name!r} is installed ({listed})"
+                    issues.append(ConfigIssue(f"{key}[{index}]", problem))
         return issues
 
     def installed(self) -> list[str]:
