@@ -16,7 +16,7 @@ from artagent.agents.catalog import AgentCatalog, CatalogError
 from artagent.agents.definitions import AgentDefinition, DefinitionError, decode_yaml
 from artagent.agents.routing import ModelRouting, RoutingError
 from artagent.agents.selection import ScenarioSelector, UnknownScenarioError
-from artagent.agents.templates import spell
+from artagent.agents.templates import Templates, spell
 from artagent.agents.tools import ToolContext, ToolRegistry, tool
 from artagent.config import AgentsConfig, ConfigError
 from artagent.providers import ProviderRegistry, ProviderSpec
@@ -83,6 +83,16 @@ def test_the_kit_loads_and_describes_itself() -> None:
             "agents/support.yaml",
             "name: support\nhandoffs: [{to: sales}]\n",
             "agents/support.yaml: handoffs[0].to: unknown agent 'sales'",
+        ),
+        (
+            "agents/support.yaml",
+            "name: support\nphrases: {mised: Pardon}\n",
+            "agents/support.yaml: phrases.mised: unknown key",
+        ),
+        (
+            "agents/support.yaml",
+            "name: support\nphrases: {options: 'Pick {{ options '}\n",
+            "agents/support.yaml: phrases.options: template error on line 1",
         ),
         (
             "agents/support.yaml",
@@ -185,6 +195,21 @@ def test_nested_structs_keep_their_definitions_in_the_schema() -> None:
 # -- templates, routing, selection -------------------------------------------------------------
 def test_spell_reads_identifiers_character_by_character() -> None:
     assert spell("CLA-2026-000123") == "C L A, 2 0 2 6, 0 0 0 1 2 3"
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("2026-11-29T15:00-06:00", "Sunday, November 29, 2026 at 3 PM"),
+        ("2026-11-29T09:30", "Sunday, November 29, 2026 at 9:30 AM"),
+        ("2026-11-29T00:05", "Sunday, November 29, 2026 at 12:05 AM"),
+        ("2026-11-29T12:00", "Sunday, November 29, 2026 at 12 PM"),
+        ("2026-11-29", "Sunday, November 29, 2026"),  # a date alone: no time made up
+    ],
+)
+def test_dates_and_times_are_written_to_be_said(value: str, said: str) -> None:
+    template = "{{ when | spoken_date }}{% set at = when | spoken_time %}{{ ' at ' ~ at if at }}"
+    assert Templates().render(template, {"when": value}) == said
 
 
 class Router:

@@ -36,8 +36,14 @@ CONVERSATIONS = {
         "completed",
     ),
     "verified by the last four digits of the policy, then a claim": Conversation(
-        ("the last four of my policy are 0 7 9 4", "I want to file a claim"),
-        ("Thank you, John, you're verified", TO_CLAIMS, "Who was driving the vehicle?"),
+        ("the last four of my policy are 0 7 9 4", "I want to file a claim", "it was me", "my bicycle"),
+        (
+            "Thank you, John, you're verified",
+            TO_CLAIMS,
+            "Who was driving the vehicle?",
+            # the vehicle field's own words (options_say) with the insured vehicles
+            "Sorry, I didn't catch that. Your policy lists 2017 Chevrolet Malibu or 2017 Honda Accord.",
+        ),
         "caller_hangup",
     ),
     "verified by the last four digits of the phone, two coverage questions": Conversation(

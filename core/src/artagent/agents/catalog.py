@@ -251,9 +251,13 @@ def _templates(agent: AgentDefinition) -> Iterator[tuple[str, str]]:
     """(dotted key, template) for every template in an agent definition."""
     yield "greeting", agent.greeting
     yield "return_greeting", agent.return_greeting
+    yield "fallback", agent.fallback
+    for name in agent.phrases.__struct_fields__:
+        yield f"phrases.{name}", getattr(agent.phrases, name)
     if agent.form is not None:
         for index, field in enumerate(agent.form.fields):
             yield f"form.fields[{index}].ask", field.ask
+            yield f"form.fields[{index}].options_say", field.options_say
         yield "form.confirm", agent.form.confirm
         yield "form.done", agent.form.done
         yield "form.failed", agent.form.failed
