@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,14 @@ class LookUp(msgspec.Struct):
     year: int = 2026
 
 
+LOOK_UP_S = 1.0
+"""How long a look-up takes (on the call's clock: virtual time in the orchestrator tests)."""
+
+
 @tool
 async def look_up(args: LookUp, ctx: ToolContext) -> dict[str, Any]:
     """Find an invoice by its number."""
+    await asyncio.sleep(LOOK_UP_S)
     if args.invoice == "000000":
         raise ToolError("that invoice was cancelled")
     if args.invoice == "999999":
@@ -51,15 +57,25 @@ async def call_human(args: Reason, ctx: ToolContext) -> str:
 
 
 def agents_layer(
-    clock: VirtualClock, responses: Sequence[ScriptedResponse], *, config: AgentsConfig | None = None
+    clock: VirtualClock,
+    responses: Sequence[ScriptedResponse],
+    *,
+    config: AgentsConfig | None = None,
+    backup: Sequence[ScriptedResponse] = (),
 ) -> tuple[AgentsLayer, FakeModel]:
+    """The Acme agents answered by the router ``scripted`` (``responses``); a second router,
+    ``backup`` (``backup``), answers the agents ``config.routing`` gives it."""
+    config = config or AgentsConfig()
     model = FakeModel(clock, responses, first_token_latency_s=0.1, inter_token_s=0.0)
+    other = FakeModel(clock, backup, first_token_latency_s=0.1, inter_token_s=0.0)
     registry = ProviderRegistry()
     registry.add(ProviderSpec("model", "scripted", lambda _: model), owner="test")
+    registry.add(ProviderSpec("model", "backup", lambda _: other), owner="test")
     tools = ToolRegistry([("test", look_up), ("test", call_human)])
     catalog = AgentCatalog.load([("test", KIT)], tools)
-    selector = ScenarioSelector(config or AgentsConfig(), catalog)
-    layer = AgentsLayer(catalog, tools, ModelRouting(registry, ["scripted"]), selector, MemoryRecordStore())
+    selector = ScenarioSelector(config, catalog)
+    routing = ModelRouting(registry, ["scripted"], config.routing)
+    layer = AgentsLayer(catalog, tools, routing, selector, MemoryRecordStore())
     return layer, model
 
 
@@ -83,7 +99,11 @@ class KeywordModel:
     last words (``bill``: hand off to billing, ``person``: call a human), and answers anything
     else by repeating it."""
 
+    def __init__(self) -> None:
+        self.requests: list[ModelRequest] = []
+
     async def stream(self, request: ModelRequest) -> AsyncIterator[TextDelta | ToolCallRequest]:
+        self.requests.append(request)
         offered = {tool.name for tool in request.tools}
         last = [m for m in request.messages if m.role != "system"][-1]
         agent = request.context.agent if request.context else "?"

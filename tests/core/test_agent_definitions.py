@@ -16,7 +16,7 @@ from artagent.agents.catalog import AgentCatalog, CatalogError
 from artagent.agents.definitions import AgentDefinition, DefinitionError, decode_yaml
 from artagent.agents.routing import ModelRouting, RoutingError
 from artagent.agents.selection import ScenarioSelector, UnknownScenarioError
-from artagent.agents.templates import spell
+from artagent.agents.templates import Templates, spell
 from artagent.agents.tools import ToolContext, ToolRegistry, tool
 from artagent.config import AgentsConfig, ConfigError
 from artagent.providers import ProviderRegistry, ProviderSpec
@@ -86,6 +86,16 @@ def test_the_kit_loads_and_describes_itself() -> None:
         ),
         (
             "agents/support.yaml",
+            "name: support\nphrases: {mised: Pardon}\n",
+            "agents/support.yaml: phrases.mised: unknown key",
+        ),
+        (
+            "agents/support.yaml",
+            "name: support\nphrases: {options: 'Pick {{ options '}\n",
+            "agents/support.yaml: phrases.options: template error on line 1",
+        ),
+        (
+            "agents/support.yaml",
             "name: support\ntools: [send_fax]\n",
             "agents/support.yaml: tools[0]: unknown tool 'send_fax' (tools: call_human, look_up)",
         ),
@@ -98,7 +108,19 @@ def test_the_kit_loads_and_describes_itself() -> None:
             "scenarios/acme.yaml",
             "name: acme\nstart: reception\nagents: [reception, billing, support]\n"
             "handoffs: [{from: reception, to: sales}]\n",
-            "scenarios/acme.yaml: handoffs[0].to: 'sales' is not one of the scenario's agents",
+            "scenarios/acme.yaml: handoffs[0].to: unknown agent 'sales'",
+        ),
+        (
+            "scenarios/acme.yaml",
+            "name: acme\nstart: reception\nagents: [reception, billing]\n"
+            "handoffs: [{from: billing, to: support}]\n",
+            "scenarios/acme.yaml: handoffs[0].to: 'support' is not one of the scenario's agents",
+        ),
+        (
+            "scenarios/acme.yaml",
+            "name: acme\nstart: reception\nagents: [reception, billing, support]\n"
+            "handoffs: [{from: reception, to: billing, type: loud}]\n",
+            "scenarios/acme.yaml: handoffs[0].type: Invalid enum value 'loud'",
         ),
         (
             "scenarios/acme.yaml",
@@ -175,6 +197,21 @@ def test_spell_reads_identifiers_character_by_character() -> None:
     assert spell("CLA-2026-000123") == "C L A, 2 0 2 6, 0 0 0 1 2 3"
 
 
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("2026-11-29T15:00-06:00", "Sunday, November 29, 2026 at 3 PM"),
+        ("2026-11-29T09:30", "Sunday, November 29, 2026 at 9:30 AM"),
+        ("2026-11-29T00:05", "Sunday, November 29, 2026 at 12:05 AM"),
+        ("2026-11-29T12:00", "Sunday, November 29, 2026 at 12 PM"),
+        ("2026-11-29", "Sunday, November 29, 2026"),  # a date alone: no time made up
+    ],
+)
+def test_dates_and_times_are_written_to_be_said(value: str, said: str) -> None:
+    template = "{{ when | spoken_date }}{% set at = when | spoken_time %}{{ ' at ' ~ at if at }}"
+    assert Templates().render(template, {"when": value}) == said
+
+
 class Router:
     def __init__(self, reason: str | None) -> None:
         self.reason = reason
@@ -199,6 +236,35 @@ def test_routing_takes_the_first_available_router_and_explains_when_none_is() ->
     )
     own = msgspec.convert({"name": "b", "model": {"router": "flows"}}, AgentDefinition)
     assert ModelRouting(registry, ["openai"]).choose(own)[0] == "flows"
+
+
+def test_routing_per_agent_replaces_the_yaml_and_the_default_list() -> None:
+    registry = ProviderRegistry()
+    registry.add(ProviderSpec("model", "openai", lambda _: Router("OPENAI_API_KEY is not set")), owner="o")
+    registry.add(ProviderSpec("model", "flows", lambda _: Router(None)), owner="f")
+    registry.add(ProviderSpec("model", "local", lambda _: Router(None)), owner="l")
+    routing = ModelRouting(registry, ["local"], {"claims": ["openai", "flows"], "desk": ["openai"]})
+    claims = msgspec.convert({"name": "claims", "model": {"router": "local"}}, AgentDefinition)
+    assert routing.candidates(claims) == ["openai", "flows"]  # the YAML's router is not consulted
+    assert routing.choose(claims)[0] == "flows"  # the fallback, named last
+    other = msgspec.convert({"name": "other", "model": {"router": "flows"}}, AgentDefinition)
+    assert routing.candidates(other) == ["flows", "local"]  # not named: YAML, then [agents] routers
+    with pytest.raises(RoutingError, match=r"agent desk: no model router can answer \(openai: OPENAI_API"):
+        routing.choose(AgentDefinition(name="desk"))  # its list is all it has
+    routing.reroute("desk", ["local"])  # PUT /api/v1/agents/desk
+    assert routing.choose(AgentDefinition(name="desk"))[0] == "local"
+    assert routing.status([claims, other]) == {"claims": "flows", "other": "flows"}
+
+
+def test_routing_per_agent_is_checked_against_what_is_installed() -> None:
+    registry = ProviderRegistry()
+    registry.add(ProviderSpec("model", "flows", lambda _: Router(None)), owner="f")
+    routing = ModelRouting(registry, [], {"claims": ["flows", "gpt9"], "sales": ["flows"], "desk": []})
+    assert [str(i) for i in routing.check({"claims", "desk"})] == [
+        "agents.routing.claims[1]: no model router named 'gpt9' is installed (flows)",
+        "agents.routing.sales: no agent named 'sales' (agents: claims, desk)",
+        "agents.routing.desk: name at least one model router",
+    ]
 
 
 def test_scenarios_are_chosen_by_number_then_channel_then_default(tmp_path: Path) -> None:

@@ -4,20 +4,24 @@ bad definitions stopping the start-up, and GET/PUT /api/v1/agents."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from _agents_kit import KIT, PLUGIN_SOURCE
+from artagent.agents.chat import TextChannel, text_speech
 from artagent.app import create_app
 from artagent.config import LoadedConfig
+from artagent.providers import AudioChunk, VoiceSpec
 from artagent.runtime import Runtime
+from artagent.session.modes import CallSession
 from test_app import serving
 
 ARTAGENT = Path(sys.executable).parent / "artagent"
@@ -113,12 +117,40 @@ def test_chat_with_an_unknown_scenario_says_which_exist(acme: tuple[Path, dict[s
     assert "error: no scenario named 'sales' (scenarios: acme)" in result.stderr
 
 
-def test_a_malformed_agent_stops_the_start_up_naming_file_and_key(
-    fake_distribution: Callable[..., Path], data_dir: Path, tmp_path: Path
+SCENARIO = "name: acme\nstart: reception\nagents: [reception, billing, support]\n"
+
+
+@pytest.mark.parametrize(
+    ("relative", "text", "expected"),
+    [
+        (
+            "agents/support.yaml",
+            "name: support\nhandoffs: [{to: sales}]\n",
+            "handoffs[0].to: unknown agent 'sales'",
+        ),
+        (
+            "scenarios/acme.yaml",
+            SCENARIO + "handoffs: [{from: reception, to: sales}]\n",
+            "handoffs[0].to: unknown agent 'sales'",
+        ),
+        (
+            "scenarios/acme.yaml",
+            SCENARIO + "handoffs: [{from: reception, to: billing, context: everything}]\n",
+            "handoffs[0].context: Invalid enum value 'everything'",
+        ),
+    ],
+)
+def test_a_malformed_definition_stops_the_start_up_naming_file_and_key(
+    fake_distribution: Callable[..., Path],
+    data_dir: Path,
+    tmp_path: Path,
+    relative: str,
+    text: str,
+    expected: str,
 ) -> None:
     kit = tmp_path / "kit"
     shutil.copytree(KIT, kit)
-    (kit / "agents" / "support.yaml").write_text("name: support\nhandoffs: [{to: sales}]\n")
+    (kit / relative).write_text(text)
     source = PLUGIN_SOURCE.replace("return [kit.KIT]", f"return [__import__('pathlib').Path({str(kit)!r})]")
     site = fake_distribution("acme-agents", {"acme": "acme_agents"}, {"acme_agents": source})
     config = data_dir / "runtime.toml"
@@ -131,7 +163,7 @@ def test_a_malformed_agent_stops_the_start_up_naming_file_and_key(
         result = artagent(*args, env=env, timeout=60)
         assert result.returncode == 1, (command, result.stdout, result.stderr)
         assert "agent definitions: invalid" in result.stderr
-        assert f"{kit}/agents/support.yaml: handoffs[0].to: unknown agent 'sales'" in result.stderr
+        assert f"{kit}/{relative}: {expected}" in result.stderr
         assert "Traceback" not in result.stderr
 
 
@@ -162,10 +194,72 @@ async def test_the_agents_api_lists_and_changes_agents(
         assert changed.status_code == 200, changed.text
         assert changed.json()["model"]["temperature"] == 0.7 and changed.json()["voice"]["name"] == "zoe"
         assert runtime.agents.catalog.agent("billing").definition.voice.name == "zoe"  # type: ignore[union-attr]
+        # The next call uses them: billing greets in the new voice, its model gets the new settings.
+        voice = VoiceLog()
+        await text_call(runtime, ["I have a question about my bill"], tts=voice)
+        assert ("Hi, billing here.", "zoe") in voice.said
+        assert ("Welcome to Acme.", "ava") in voice.said  # reception is unchanged
+        model = runtime.agents.routing.instance("scripted")
+        asked = [(r.context.agent, r.temperature) for r in model.requests]
+        assert asked == [("reception", 0.2), ("billing", 0.7)]
         bad = await http.put("/api/v1/agents/billing", json={"model": {"router": "gpt9"}}, headers=auth)
         assert bad.status_code == 400 and "model.router: no model router named 'gpt9'" in bad.text
         typo = await http.put("/api/v1/agents/billing", json={"modle": {}}, headers=auth)
         assert typo.status_code == 400 and "modle" in typo.text
+
+
+class VoiceLog:
+    """A voice that says nothing and notes what it was asked to say, and in which voice."""
+
+    def __init__(self) -> None:
+        self.said: list[tuple[str, str | None]] = []
+
+    async def synthesize(self, text: str, *, voice: VoiceSpec | None = None) -> AsyncIterator[AudioChunk]:
+        self.said.append((text, voice.name if voice else None))
+        return
+        yield AudioChunk(b"", 16_000)
+
+
+async def text_call(runtime: Runtime, lines: list[str], *, tts: Any) -> None:
+    """One call of the acme scenario on the running runtime, typed rather than spoken."""
+    channel = TextChannel()
+    started: asyncio.Future[CallSession] = asyncio.get_running_loop().create_future()
+    call = asyncio.create_task(
+        runtime.sessions.run(
+            f"call-{len(lines)}",
+            channel,
+            channel_name="cli",
+            scenario="acme",
+            speech={**text_speech(), "tts": tts},
+            on_start=started.set_result,
+        )
+    )
+    session = await started
+    await session.until_quiet()
+    for line in lines:
+        await session.submit_text(line)
+        await session.until_quiet()
+    await channel.hangup("caller_hangup")
+    await call
+
+
+def test_routing_per_agent_in_runtime_toml_is_shown_and_checked_at_start_up(
+    acme: tuple[Path, dict[str, str]],
+) -> None:
+    config, env = acme
+    text = config.read_text()
+    config.write_text(text + '[agents.routing]\nbilling = ["flows", "scripted"]\n')
+    described = json.loads(artagent("agents", "--config", str(config), "--json", env=env).stdout)
+    routers = {a["name"]: a["router_now"] for a in described["agents"]}
+    assert routers == {"billing": "flows", "reception": "scripted", "support": "scripted"}
+    config.write_text(text + '[agents.routing]\nbilling = ["scripted", "gpt9"]\nsales = ["flows"]\n')
+    for command in (["agents", "--config", str(config)], ["config", "check", str(config)]):
+        result = artagent(*command, env=env)
+        assert result.returncode == 1, (command, result.stdout, result.stderr)
+        assert "agents.routing.billing[1]: no model router named 'gpt9' is installed" in result.stderr
+        assert "agents.routing.sales: no agent named 'sales' (agents: billing, reception, support)" in (
+            result.stderr
+        )
 
 
 async def test_changing_agents_needs_an_admin_token_configured(

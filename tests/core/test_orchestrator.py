@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from _agents_kit import TransferChannel, agents_layer
+from _agents_kit import LOOK_UP_S, TransferChannel, agents_layer
+from artagent.config import AgentsConfig
 from artagent.events import (
     AgentHandoff,
     AgentResponseGenerated,
@@ -15,6 +16,8 @@ from artagent.events import (
     CallStarted,
     ErrorOccurred,
     EscalationRequested,
+    ToolCalled,
+    ToolCompleted,
 )
 from artagent.providers import TextDelta, ToolCallRequest
 from artagent.session.engine import SessionSettings
@@ -37,8 +40,10 @@ def run_call(
     *,
     channel: FakeChannel | None = None,
     fields: dict[str, Any] | None = None,
+    config: AgentsConfig | None = None,
+    backup: list[Any] | None = None,
 ) -> tuple[CallHarness, Any]:
-    layer, model = agents_layer(clock, responses)
+    layer, model = agents_layer(clock, responses, config=config, backup=backup or [])
     call = CallHarness.build(clock, utterances, [])
     call.model = model
     if channel is not None:
@@ -225,6 +230,39 @@ def test_tool_arguments_are_validated_and_failures_are_reported_safely(virtual_c
     assert (error.kind, error.stage, error.recoverable) == ("RuntimeError", "tool", True)
     assert call.session is not None and call.session.state.fields["invoice"] == "123456"
     assert call.spoken()[-1] == "Done."  # the call goes on
+
+
+def test_the_tool_calls_of_one_response_run_concurrently(virtual_clock: VirtualClock) -> None:
+    calls = [
+        ToolCallRequest(id=f"t{i}", name="look_up", arguments={"invoice": str(i) * 6}) for i in range(1, 5)
+    ]
+    call, _ = run_call(virtual_clock, ["Check my four invoices."], [calls, "All four are paid."])
+
+    completed = call.of(ToolCompleted)
+    assert sorted(c.tool_call_id for c in completed) == ["t1", "t2", "t3", "t4"]
+    assert [c.duration_ms for c in completed] == [LOOK_UP_S * 1000] * 4  # each took its second...
+    asking, answering = call.model.calls
+    assert asking.ended_at is not None
+    assert answering.started_at - asking.ended_at == LOOK_UP_S  # ...and all four together took one
+    kinds = [e.type_tag() for e in call.events if isinstance(e, ToolCalled | ToolCompleted)]
+    assert kinds == ["tool_called"] * 4 + ["tool_completed"] * 4
+    assert "One moment, please." not in call.spoken()  # under tool_filler_s: no filler
+    assert call.spoken()[-1] == "All four are paid."
+
+
+def test_each_agent_is_answered_by_the_router_runtime_toml_gives_it(virtual_clock: VirtualClock) -> None:
+    config = AgentsConfig(routing={"billing": ["backup", "scripted"]})
+    responses = [[TextDelta("Let me get billing."), handoff("billing")]]
+    backup = ["What is the invoice number?", "It is paid."]
+    call, conversation = run_call(
+        virtual_clock, ["Bill.", "123456."], responses, config=config, backup=backup
+    )
+
+    scripted, other = conversation.routing.instance("scripted"), conversation.routing.instance("backup")
+    assert [r.context.agent for r in scripted.requests] == ["reception"]
+    assert [r.context.agent for r in other.requests] == ["billing", "billing"]
+    said = [(a.agent, a.text) for a in call.of(AgentResponseGenerated)][-2:]
+    assert said == [("billing", "Hi, billing here. What is the invoice number?"), ("billing", "It is paid.")]
 
 
 def test_a_tool_the_agent_does_not_have_is_refused(virtual_clock: VirtualClock) -> None:

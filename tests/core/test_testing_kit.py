@@ -15,6 +15,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from artagent.events import AgentResponseGenerated, CallEnded, TranscriptionReceived
 from artagent.providers import (
     AudioChunk,
     MediaChannel,
@@ -31,9 +32,11 @@ from artagent.providers import (
     VADStream,
     VoiceSpec,
 )
-from artagent.session.playout import Clock, Playout
+from artagent.session.engine import SessionSettings
+from artagent.session.playout import Clock
 from artagent.testing import (
     FRAME_BYTES,
+    CallHarness,
     FakeChannel,
     FakeModel,
     FakeProviderError,
@@ -82,36 +85,53 @@ def test_concurrent_sleepers_record_the_same_timeline_on_every_run() -> None:
     assert times == sorted(times)  # observed in time order
 
 
-def test_a_minute_long_call_runs_in_well_under_a_second() -> None:
+MINUTE_ASKS = [f"Question number {n}." for n in range(1, 9)]
+MINUTE_ANSWERS = [f"Here is answer number {n}." for n in range(1, 9)]
+
+
+def _a_minute_long_call() -> tuple[CallHarness, float, float]:
+    """A whole session for a minute of virtual time: the caller asks eight questions (2 s of
+    speech each), the recogniser, the model and the synthesiser answer each, on the same clock;
+    returns the harness and the wall and CPU time it took."""
     with VirtualClock() as clock:
-        channel = FakeChannel(clock)
-        vad = FakeVAD(clock=clock).open(sample_rate=16_000)
-        playout = Playout(channel.send, clock)
+        call = CallHarness.build(clock, MINUTE_ASKS, MINUTE_ANSWERS)
 
         async def caller() -> None:
-            for _ in range(30):
-                await channel.say(1.0)
-                await channel.silence(1.0)
-            channel.leave()
+            task = await call.start(SessionSettings(greeting="Hello, how can I help?"))
+            await call.channel.silence(2.0)
+            for _ in MINUTE_ASKS:
+                await call.channel.say(2.0)
+                await call.channel.silence(5.0)
+            await call.channel.silence(2.0)
+            call.channel.leave()
+            await task
 
-        async def agent_audio() -> AsyncIterator[bytes]:
-            for _ in range(1500):  # 30 s of speech
-                yield tone_frame(440)
+        wall, cpu = time.perf_counter(), time.thread_time()
+        clock.run(caller())
+        return call, time.perf_counter() - wall, time.thread_time() - cpu
 
-        async def main() -> float:
-            speaking = asyncio.create_task(caller())
-            player = asyncio.create_task(playout.play(agent_audio()))
-            speech = [await vad.speech_probability(frame) async for frame in channel.frames()]
-            await asyncio.gather(speaking, player)
-            return sum(speech) * 0.02
 
-        started = time.perf_counter()
-        speech_s = clock.run(main())
-        elapsed = time.perf_counter() - started
-    assert ms(clock.now()) == pytest.approx(60_000, abs=1e-3)
-    assert speech_s == pytest.approx(30.0)
-    assert len(channel.sent) == 1500
-    assert elapsed < 1.0
+def test_a_minute_long_call_runs_in_well_under_a_second() -> None:
+    call, wall_s, cpu_s = _a_minute_long_call()
+    ended = call.events[-1]
+    assert isinstance(ended, CallEnded) and ended.duration_ms == pytest.approx(60_000)
+    assert ended.turns == 8 and ended.reason == "caller_hangup"
+    answers = [a.text for a in call.of(AgentResponseGenerated)]
+    assert answers == ["Hello, how can I help?", *MINUTE_ANSWERS]
+    assert [t.text for t in call.of(TranscriptionReceived)] == MINUTE_ASKS
+    assert len(call.model.requests) == 8 and call.model.requests[-1].messages[-1].content == MINUTE_ASKS[-1]
+    assert len(call.channel.sent) > 8 * 50  # every answer was played, frame by frame
+    assert call.channel.inbound_frames == 3000
+    assert cpu_s < 1.0 and wall_s < 5.0  # the CPU it needs; the wall time, whatever else runs here
+
+
+def test_a_scripted_call_goes_the_same_way_every_time() -> None:
+    first, *_ = _a_minute_long_call()
+    again, *_ = _a_minute_long_call()
+    assert [e.type_tag() for e in again.events] == [e.type_tag() for e in first.events]
+    assert again.channel.sent_at == first.channel.sent_at
+    latencies = [a.latency for a in first.of(AgentResponseGenerated)]
+    assert [a.latency for a in again.of(AgentResponseGenerated)] == latencies
 
 
 def test_a_cancelled_sleeper_leaves_the_heap() -> None:

@@ -187,6 +187,10 @@ class AgentsConfig(_Section):
     routers: list[str] = msgspec.field(default_factory=lambda: ["openai", "flows"])
     """Model routers in order of preference for agents whose YAML names none (or whose own are
     unavailable): the first installed and available answers."""
+    routing: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    """Agent name -> the model routers that answer it, in order of preference (the first
+    installed and available answers): the agent's whole list, in place of its YAML's
+    ``model.router`` and of ``routers``. Each agent and router must be installed."""
     admin_token_env: str = ""
     """Environment variable holding the token that ``PUT /api/v1/agents/{name}`` requires;
     empty: agents cannot be changed at run time."""

@@ -197,7 +197,9 @@ class Runtime:
             selector = ScenarioSelector(self.config.agents, catalog)
         except ConfigError as exc:
             raise ConfigError(exc.issues, loaded.source) from None
-        routing = ModelRouting(self.providers, self.config.agents.routers)
+        routing = ModelRouting(self.providers, self.config.agents.routers, self.config.agents.routing)
+        if issues := routing.check(catalog.agents.keys()):
+            raise ConfigError(issues, loaded.source)
         try:
             zone = wall_clock_zone(self.config.agents.timezone)
         except ValueError as exc:

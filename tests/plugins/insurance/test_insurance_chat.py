@@ -36,8 +36,14 @@ CONVERSATIONS = {
         "completed",
     ),
     "verified by the last four digits of the policy, then a claim": Conversation(
-        ("the last four of my policy are 0 7 9 4", "I want to file a claim"),
-        ("Thank you, John, you're verified", TO_CLAIMS, "Who was driving the vehicle?"),
+        ("the last four of my policy are 0 7 9 4", "I want to file a claim", "it was me", "my bicycle"),
+        (
+            "Thank you, John, you're verified",
+            TO_CLAIMS,
+            "Who was driving the vehicle?",
+            # the vehicle field's own words (options_say) with the insured vehicles
+            "Sorry, I didn't catch that. Your policy lists 2017 Chevrolet Malibu or 2017 Honda Accord.",
+        ),
         "caller_hangup",
     ),
     "verified by the last four digits of the phone, two coverage questions": Conversation(
@@ -55,7 +61,7 @@ CONVERSATIONS = {
         "caller_hangup",
     ),
     "three failed attempts, then a human": Conversation(
-        ("Bob Jones 12345", "Bob Jones 12345", "Bob Jones 12345", "hello?"),
+        ("Bob Jones 12345", "Bob Jones 12345", "Bob Jones 12345", "John Smith 98052"),
         (
             "couldn't find a policy",
             "couldn't find a policy",
@@ -84,8 +90,8 @@ CONVERSATIONS = {
             TO_CLAIMS,
             "How many vehicles were involved",
             "Let me read that back. John Smith was driving your 2017 Honda Accord, with 2 vehicles involved",
-            "Main Street, Redmond, WA",
-            "with 1 passenger, and nobody was injured",
+            " at 3 PM, at Main Street, Redmond, WA 98052.",  # the time and the ZIP code too
+            "with 1 passenger, and nobody was injured. The trip was a commute. Is that all correct?",
             "-- tool record_fnol ok",
             "Your claim number is C L A, 2 0",
             "Goodbye.",
@@ -116,7 +122,9 @@ CONVERSATIONS = {
             "No problem. Is your vehicle still drivable?",  # the ZIP code was optional
             "Carlos Garcia was driving your 2022 Subaru Outback",
             "on Wednesday",
+            "at 9 AM, at Lamar Boulevard, Austin, TX.",  # no ZIP code given: none read
             "Your vehicle is not drivable, with 0 passengers",
+            "The trip was a personal trip.",
             "-- tool record_fnol ok",
         ),
         "caller_hangup",
@@ -203,7 +211,12 @@ CONVERSATIONS = {
             "my daughter has a sore neck",
             "business",
         ),
-        ("Was anyone injured?", "Who was hurt, and how badly?", "someone was injured. Is that all correct?"),
+        (
+            "Was anyone injured?",
+            "Who was hurt, and how badly?",
+            "at 5:30 PM, at Larimer Street, Denver, CO 80202.",
+            "someone was injured. The trip was a business trip. Is that all correct?",
+        ),
         "caller_hangup",
     ),
 }
@@ -243,6 +256,19 @@ def test_conversation(config: Path, name: str) -> None:
         assert found >= 0, f"{piece!r} missing (after position {position}) in:\n{transcript}"
         position = found + len(piece)
     assert transcript.rstrip().endswith(f"-- call ended: {conversation.ending}"), transcript
+
+
+def test_three_failures_escalate_once_and_nothing_is_verified_after(config: Path) -> None:
+    """The tool itself hands the call to a human on the third failure; the flows engine does not
+    ask a second time, and correct details said after it are never looked up."""
+    lines = ("Bob Jones 12345", "last four 0000", "Mary Major 55555", "John Smith 98052")
+    result = chat(config, lines)
+    transcript = result.stdout
+    assert result.returncode == 0, transcript + result.stderr
+    assert transcript.count("-- escalation requested") == 1, transcript
+    assert "-- tool escalate_human" not in transcript
+    assert VERIFIED not in transcript and "> John Smith 98052" not in transcript
+    assert transcript.rstrip().endswith("-- call ended: escalated"), transcript
 
 
 def test_the_claims_recorded_are_listed_and_kept(config: Path) -> None:

@@ -8,9 +8,10 @@ import asyncio
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 from artagent.agents.chat import chat
-from artagent.config import parse_config
+from artagent.config import LoadedConfig, parse_config
 from fakes.openai_script import Reply, Response, ToolCall
 from fakes.openai_server import FakeOpenAIServer, RecordedRequest
 
@@ -58,10 +59,8 @@ def llm(request: RecordedRequest) -> Response:
     return Reply(text="I see. Is that all correct?")
 
 
-def test_a_claim_through_the_openai_router(tmp_path: Path) -> None:
-    with FakeOpenAIServer(api_key="sk-insurance") as server:
-        server.respond_with(llm)
-        text = f"""
+def openai_config(tmp_path: Path, server: FakeOpenAIServer) -> LoadedConfig:
+    text = f"""
 [runtime]
 data_dir = "{tmp_path}/state"
 [agents]
@@ -73,19 +72,28 @@ base_url = "{server.base_url}"
 model = "gpt-test"
 api_key_env = "AA_TEST_OPENAI_KEY"
 """
-        loaded = parse_config(
-            text, base_dir=tmp_path, source="test.toml", environ={"AA_TEST_OPENAI_KEY": "sk-insurance"}
-        )
-        lines = io.StringIO(
+    return parse_config(
+        text, base_dir=tmp_path, source="test.toml", environ={"AA_TEST_OPENAI_KEY": "sk-insurance"}
+    )
+
+
+def chat_events(loaded: LoadedConfig, lines: str) -> tuple[int, list[dict[str, Any]]]:
+    out = io.StringIO()
+    code = asyncio.run(chat(loaded, scenario="insurance", as_json=True, source=io.StringIO(lines), out=out))
+    return code, [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_a_claim_through_the_openai_router(tmp_path: Path) -> None:
+    with FakeOpenAIServer(api_key="sk-insurance") as server:
+        server.respond_with(llm)
+        code, events = chat_events(
+            openai_config(tmp_path, server),
             "John Smith, ZIP 98052\nI had an accident yesterday\n"
-            "Main Street, Redmond, my Accord, all details as I said\nyes that's correct\n"
+            "Main Street, Redmond, my Accord, all details as I said\nyes that's correct\n",
         )
-        out = io.StringIO()
-        code = asyncio.run(chat(loaded, scenario="insurance", as_json=True, source=lines, out=out))
         requests = server.chat_requests
 
-    events = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert code == 0, out.getvalue()
+    assert code == 0, events
     kinds = [e["type"] for e in events]
     assert "claim_recorded" in kinds and kinds[-1] == "call_ended"
     assert events[-1]["outcome"] == "claim_recorded"  # record_fnol set it
@@ -112,3 +120,41 @@ def spoken(claim_id: str) -> str:
     from artagent.agents.templates import spell
 
     return spell(claim_id)
+
+
+def stubborn_llm(request: RecordedRequest) -> Response:
+    """A model that ignores the prompt's limit: it tries every name and ZIP code it hears, and
+    after the third failure tries once more with details that would match."""
+    last = request.messages[-1]
+    if last["role"] == "tool":
+        result = json.loads(last["content"])
+        if result.get("attempts_left") == 0 and "refused" not in result["error"]:
+            retry = {"full_name": "John Smith", "zip": "98052"}
+            return Reply(text="Let me try once more.", tool_calls=[ToolCall("authenticate_caller", retry)])
+        return Reply(text="That did not match. Please try again.")
+    if last["role"] == "user":
+        name, zip_code = str(last["content"]).rsplit(" ", 1)
+        arguments = {"full_name": name, "zip": zip_code}
+        return Reply(tool_calls=[ToolCall("authenticate_caller", arguments)])
+    return Reply(text="Hello.")
+
+
+def test_the_openai_router_cannot_verify_past_three_failures(tmp_path: Path) -> None:
+    with FakeOpenAIServer(api_key="sk-insurance") as server:
+        server.respond_with(stubborn_llm)
+        code, events = chat_events(
+            openai_config(tmp_path, server),
+            "Bob Jones 12345\nMary Major 55555\nRita Rand 44444\nJohn Smith 98052\n",
+        )
+
+    assert code == 0, events
+    results = [(e["ok"], e["result"]) for e in events if e["type"] == "tool_completed"]
+    assert [ok for ok, _ in results] == [False, False, False, False]
+    assert [r.get("attempts_left") for _, r in results] == [2, 1, 0, 0]
+    assert results[3][1]["error"].startswith("verification refused")  # the right details, too late
+    escalations = [e for e in events if e["type"] == "escalation_requested"]
+    assert escalations and all(e["reason"] == "caller verification failed 3 times" for e in escalations)
+    assert not any(e["type"] == "tool_completed" and e["result"].get("verified") for e in events)
+    typed = [e["text"] for e in events if e["type"] == "transcription_received"]
+    assert typed == ["Bob Jones 12345", "Mary Major 55555", "Rita Rand 44444"]  # then a human took over
+    assert events[-1]["type"] == "call_ended" and events[-1]["reason"] == "escalated"

@@ -110,11 +110,25 @@ async def test_verification_by_name_and_zip_forgives_spelling_but_not_the_zip(re
     assert not ok and content["attempts_left"] == 2 and "verified" not in other.fields
 
 
-async def test_three_failed_verifications_ask_for_a_person(redis: Redis) -> None:
+async def test_three_failed_verifications_hand_the_call_to_a_person(redis: Redis) -> None:
     ctx = context(redis)
-    results = [await run(ctx, "authenticate_caller", last_four="0000") for _ in range(3)]
+    actions: Actions = ctx.actions  # type: ignore[assignment]
+    results = [await run(ctx, "authenticate_caller", last_four="0000") for _ in range(2)]
+    assert actions.escalations == []
+    results.append(await run(ctx, "authenticate_caller", full_name="Bob Jones", zip="12345"))
     assert [r[1]["attempts_left"] for r in results] == [2, 1, 0]
-    assert results[-1][1]["escalate"] is True
+    assert results[-1][1]["escalate"] is True and results[-1][1]["escalated"] is True
+    assert actions.escalations == ["caller verification failed 3 times"]  # the tool escalates itself
+
+
+async def test_after_three_failures_even_the_right_details_are_refused(redis: Redis) -> None:
+    ctx = context(redis, fields={"auth_failures": 3})
+    actions: Actions = ctx.actions  # type: ignore[assignment]
+    ok, content = await run(ctx, "authenticate_caller", full_name="John Smith", zip="98052")
+    assert not ok and content["error"].startswith("verification refused: 3 attempts failed")
+    assert "verified" not in ctx.fields and "policy_number" not in ctx.fields
+    assert "PA21440794" not in json.dumps(content)  # nothing about the policy leaks
+    assert actions.escalations == ["caller verification failed 3 times"]
 
 
 async def test_nothing_about_a_policy_before_verification(redis: Redis) -> None:
@@ -182,27 +196,49 @@ async def test_a_claim_with_a_wrong_detail_is_refused_naming_it(
     assert await RedisRecordStore(redis).all("insurance_claims") == {}
 
 
-def test_installed_next_to_core_alone_the_scenario_appears(tmp_path: Path) -> None:
-    """A fresh environment with only core and this plugin: `artagent agents` lists the
-    scenario, found through the entry point."""
+def test_installed_next_to_core_alone_the_scenario_appears_and_answers(tmp_path: Path) -> None:
+    """A fresh environment with only core, then this plugin: `artagent agents` lists the
+    scenario, found through the entry point, and a call is answered. The offline engine comes
+    with the plugin as its dependency (pip takes artagent-flows from a folder of wheels, as it
+    would from an index: the workspace's plugins are not published)."""
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
-    subprocess.run([*pip, str(ROOT / "core"), str(ROOT / "plugins" / "insurance")], check=True, timeout=600)
+    subprocess.run([*pip, str(ROOT / "core")], check=True, timeout=600)
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [*pip[:-2], "wheel", "-q", "--no-deps", "-w", str(wheels), str(ROOT / "plugins" / "flows")],
+        check=True, timeout=600,
+    )  # fmt: skip
+    subprocess.run(
+        [*pip, "--find-links", str(wheels), str(ROOT / "plugins" / "insurance")], check=True, timeout=600
+    )
     config = tmp_path / "runtime.toml"
     config.write_text(f'[runtime]\ndata_dir = "{tmp_path}/state"\n')
+    artagent = str(venv / "bin" / "artagent")
     result = subprocess.run(
-        [str(venv / "bin" / "artagent"), "agents", "--json", "--config", str(config)],
+        [artagent, "agents", "--json", "--config", str(config)],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     described = json.loads(result.stdout)
     assert [s["name"] for s in described["scenarios"]] == ["insurance"]
-    assert {a["name"] for a in described["agents"]} == {"auth", "fnol_intake", "general_info"}
+    assert {a["name"]: a["router_now"] for a in described["agents"]} == {
+        "auth": "flows",
+        "fnol_intake": "flows",
+        "general_info": "flows",
+    }
     listed = subprocess.run(
-        [str(venv / "bin" / "artagent"), "plugins", "--config", str(config)], capture_output=True, text=True
+        [artagent, "plugins", "--config", str(config)], capture_output=True, text=True, check=False
     )
-    assert listed.stdout.startswith("insurance  artagent-insurance")
+    names = [line.split()[:2] for line in listed.stdout.splitlines() if not line.startswith(" ")]
+    assert names == [["flows", "artagent-flows"], ["insurance", "artagent-insurance"]], listed.stdout
+    call = subprocess.run(
+        [artagent, "chat", "--config", str(config), "--scenario", "insurance"],
+        input="John Smith 98052\n", capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert call.returncode == 0, call.stdout + call.stderr
+    assert "Thank you, John, you're verified." in call.stdout
 
 
 async def test_claims_are_served_over_http(make_config: Any) -> None:

@@ -19,6 +19,15 @@ async def test_readiness_waits_for_the_warm_up_and_metrics_show_the_pools(
 ) -> None:
     runtime = Runtime(make_config('[session]\nvad = "silero"\nstt = "whisper"\ntts = "piper"\n'))
     assert runtime.checks["providers"] == "not warmed up yet"
+    # The models may already be loaded in this process: hold the warm-up until readiness has
+    # been seen saying so, then let the real one run.
+    gate, warm_up = asyncio.Event(), runtime.sessions.warm_up
+
+    async def held_warm_up() -> None:
+        await gate.wait()
+        await warm_up()
+
+    runtime.sessions.warm_up = held_warm_up  # type: ignore[method-assign]
     server = uvicorn.Server(
         uvicorn.Config(create_app(runtime), host="127.0.0.1", port=0, lifespan="on", log_level="warning")
     )
@@ -32,10 +41,13 @@ async def test_readiness_waits_for_the_warm_up_and_metrics_show_the_pools(
                 seen = set()
                 while (ready := await http.get("/readiness")).status_code != 200:
                     seen.add(ready.json()["checks"]["providers"])
+                    if ready.json()["checks"]["providers"].startswith("warming up"):
+                        gate.set()
                     await asyncio.sleep(0.02)
                 metrics = (await http.get("/metrics")).text
         assert ready.json()["checks"]["providers"] == "ok"
-        assert seen <= {"not warmed up yet", "warming up vad:silero, stt:whisper, tts:piper, model:flows"}
+        warming = "warming up vad:silero, stt:whisper, tts:piper, model:flows"
+        assert warming in seen and seen <= {"not warmed up yet", warming}
         assert 'artagent_local_speech_workers{pool="stt"} 2.0' in metrics
         assert 'artagent_local_speech_queue_depth{pool="tts"} 0.0' in metrics
         assert 'artagent_local_speech_inference_seconds_count{pool="vad"}' in metrics

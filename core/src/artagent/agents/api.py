@@ -1,7 +1,8 @@
 """HTTP surface of the agents: list them, and change an agent's model or voice while running.
 
 ``PUT /api/v1/agents/{name}`` takes effect on the next model request of every call, the ones
-in progress included; it needs the admin token named by ``[agents] admin_token_env``.
+in progress included (a router named there also replaces the agent's ``[agents.routing]``
+entry); it needs the admin token named by ``[agents] admin_token_env``.
 """
 
 from __future__ import annotations
@@ -105,6 +106,8 @@ def update_agent(
                 detail=f"model.router: no model router named {unknown[0]!r} is installed ({listed})",
             )
         definition = msgspec.structs.replace(definition, model=data.model)
+        if data.model.router is not None:
+            layer.routing.reroute(name, data.model.routers())
     if data.voice is not None:
         definition = msgspec.structs.replace(definition, voice=data.voice)
     layer.catalog.agents[name] = Agent(definition, agent.prompt, agent.owner)

@@ -175,14 +175,14 @@ class AgentCatalog:
         for index, edge in enumerate(scenario.handoffs):
             ends: list[tuple[str, str | None]] = [("to", edge.to), ("from", edge.from_)]
             for key, member in ends:
-                if member is not None and member not in members:
-                    problems.append(
-                        DefinitionError(
-                            source,
-                            f"handoffs[{index}].{key}",
-                            f"{member!r} is not one of the scenario's agents",
-                        )
-                    )
+                if member is None or member in members:
+                    continue
+                reason = (
+                    f"{member!r} is not one of the scenario's agents"
+                    if member in self.agents
+                    else f"unknown agent {member!r}"
+                )
+                problems.append(DefinitionError(source, f"handoffs[{index}].{key}", reason))
         for name in scenario.agents:
             agent = self.agents.get(name)
             for index, handoff in enumerate(agent.definition.handoffs if agent else []):
@@ -251,9 +251,13 @@ def _templates(agent: AgentDefinition) -> Iterator[tuple[str, str]]:
     """(dotted key, template) for every template in an agent definition."""
     yield "greeting", agent.greeting
     yield "return_greeting", agent.return_greeting
+    yield "fallback", agent.fallback
+    for name in agent.phrases.__struct_fields__:
+        yield f"phrases.{name}", getattr(agent.phrases, name)
     if agent.form is not None:
         for index, field in enumerate(agent.form.fields):
             yield f"form.fields[{index}].ask", field.ask
+            yield f"form.fields[{index}].options_say", field.options_say
         yield "form.confirm", agent.form.confirm
         yield "form.done", agent.form.done
         yield "form.failed", agent.form.failed

@@ -30,6 +30,7 @@ __all__ = [
     "HandoffSpec",
     "IntentSpec",
     "ModelSettings",
+    "Phrases",
     "ScenarioDefinition",
     "Validation",
     "decode_yaml",
@@ -158,6 +159,10 @@ class FieldSpec(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A call field holding the options a tool found (the policy's vehicles, for ``vehicle``)."""
     describe: str = ""
     """What the field means, for the LLM's tool schema."""
+    options_say: Template = ""
+    """Said by the offline engine with the question again when an answer gave none of this
+    field's options (a ``choice``, or one with ``choices_from``); ``options`` in the template is
+    them joined with "or". Empty: the agent's ``phrases.options``."""
 
 
 class FormSpec(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -184,6 +189,43 @@ class FormSpec(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
     answers questions: caller verification. A wish expressed earlier is acted on afterwards."""
 
 
+class Phrases(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What the offline engine says in its own words (Jinja templates over the call's context,
+    plus the names given below); an agent changes any of them, the rest keep these defaults."""
+
+    missed: Template = "Sorry, I didn't catch that."
+    """An answer that gave nothing for the question asked (the question follows)."""
+    got_it: Template = "Got it."
+    """An answer understood (the next question follows)."""
+    skipped: Template = "No problem."
+    """An optional field the caller could not answer."""
+    options: Template = "The options are {{ options }}."
+    """After ``missed``, for a field with options (see ``FieldSpec.options_say``)."""
+    ask_field: Template = "What is the {{ field }}?"
+    """The question of a field that has no ``ask`` (``field``: its name, in words)."""
+    ask_time: Template = "And at about what time?"
+    ask_day: Template = "And on what day?"
+    """Asked for the other half of a date and time heard in half."""
+    check_value: Template = "I have {{ value }}. Is that right?"
+    """A field with ``confirm`` read back (``value``: as spoken)."""
+    invalid: Template = "Sorry, {{ problem }}."
+    """A value its validation refused (``problem``: why, e.g. "that is in the future")."""
+    corrected: Template = "Thanks, I've corrected that."
+    """Before the read-back again, once the caller corrected it."""
+    what_to_correct: Template = "Sorry about that. What should I correct?"
+    """The caller said the read-back was wrong without saying what."""
+    which_detail: Template = "Which detail should I change?"
+    """The answer to ``what_to_correct`` named nothing the engine could change."""
+    yes_or_no: Template = "Is everything correct? Please say yes or no."
+    """The answer to the read-back was neither."""
+    later: Template = "I can help with that in a moment."
+    """A handoff asked for before a ``gate`` form is done (made once it is)."""
+    lookup_failed: Template = "Sorry, I couldn't look that up right now."
+    """A knowledge entry's tool failed."""
+    tool_failed: Template = "Sorry, that didn't work."
+    """The form's tool failed and the form has no ``failed`` template."""
+
+
 class AgentDefinition(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
     name: Name
     description: str = ""
@@ -204,6 +246,8 @@ class AgentDefinition(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     also recognised from any words of injury and danger."""
     fallback: Template = ""
     """What the offline engine says when it understood nothing it can act on."""
+    phrases: Phrases = msgspec.field(default_factory=Phrases)
+    """The offline engine's own words, for a vertical's tone or language."""
     source: str = ""
     """The file it was read from (set by the loader)."""
 

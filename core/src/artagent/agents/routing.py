@@ -1,17 +1,20 @@
 """Which model router answers for an agent.
 
 An agent's YAML may name routers (``model.router``); after those, ``[agents] routers`` gives
-the runtime's order of preference. The first that is installed and available answers: a
-router that cannot serve (no key configured, say) tells why through ``unavailable()``, so the
-usual set-up "OpenAI when a key is configured, otherwise the offline flows" needs no code.
+the runtime's order of preference. ``[agents.routing]`` overrides both for the agents it
+names: that list, in order, is the agent's whole choice (the operator's word over the plugin
+author's). The first router that is installed and available answers: a router that cannot
+serve (no key configured, say) tells why through ``unavailable()``, so the usual set-up
+"OpenAI when a key is configured, otherwise the offline flows" needs no code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from artagent.agents.definitions import AgentDefinition
+from artagent.config import ConfigIssue
 from artagent.providers import ModelProvider, ProviderRegistry
 
 __all__ = ["ModelRouting", "RoutingError"]
@@ -22,17 +25,50 @@ class RoutingError(LookupError):
 
 
 class ModelRouting:
-    def __init__(self, registry: ProviderRegistry, preferred: Sequence[str]) -> None:
+    def __init__(
+        self,
+        registry: ProviderRegistry,
+        preferred: Sequence[str],
+        per_agent: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
         self._registry = registry
         self._preferred = tuple(preferred)
+        self._per_agent = {agent: tuple(names) for agent, names in (per_agent or {}).items()}
         self._instances: dict[str, Any] = {}
 
     def candidates(self, agent: AgentDefinition) -> list[str]:
+        """The routers that may answer ``agent``, in the order they are tried."""
+        if agent.name in self._per_agent:
+            return list(self._per_agent[agent.name])
         names: list[str] = []
         for name in (*agent.model.routers(), *self._preferred):
             if name not in names:
                 names.append(name)
         return names
+
+    def reroute(self, agent: str, routers: Sequence[str]) -> None:
+        """Routers changed at run time (``PUT /api/v1/agents/{name}``): for an agent that
+        ``[agents.routing]`` names, they replace that entry (the latest word wins)."""
+        if agent in self._per_agent:
+            self._per_agent[agent] = tuple(routers)
+
+    def check(self, agents: Collection[str]) -> list[ConfigIssue]:
+        """``[agents.routing]`` against the agents and routers installed, one issue per mistake."""
+        installed = self.installed()
+        issues: list[ConfigIssue] = []
+        for agent, routers in self._per_agent.items():
+            key = f"agents.routing.{agent}"
+            if agent not in agents:
+                known = ", ".join(sorted(agents)) or "none installed"
+                issues.append(ConfigIssue(key, f"no agent named {agent!r} (agents: {known})"))
+            if not routers:
+                issues.append(ConfigIssue(key, "name at least one model router"))
+            for index, name in enumerate(routers):
+                if name not in installed:
+                    listed = ", ".join(installed) or "none"
+                    problem = f"no model router named {name!r} is installed ({listed})"
+                    issues.append(ConfigIssue(f"{key}[{index}]", problem))
+        return issues
 
     def installed(self) -> list[str]:
         return self._registry.names("model")

@@ -44,6 +44,28 @@ def _spoken_date(value: Any) -> str:
     return str(value)
 
 
+def _spoken_time(value: Any) -> str:
+    """The time of day of an ISO 8601 time or date and time, as said: ``3 PM``, ``9:30 AM``;
+    nothing for a date alone (no time was given)."""
+    when: dt.time | None = None
+    if isinstance(value, str):
+        try:
+            when = dt.time.fromisoformat(value) if ":" in value[:5] else None
+            if when is None and "T" in value:
+                when = dt.datetime.fromisoformat(value).time()
+        except ValueError:
+            return ""
+    elif isinstance(value, dt.datetime):
+        when = value.time()
+    elif isinstance(value, dt.time):
+        when = value
+    if when is None:
+        return ""
+    hour = when.hour % 12 or 12
+    minutes = f":{when.minute:02d}" if when.minute else ""
+    return f"{hour}{minutes} {'AM' if when.hour < 12 else 'PM'}"
+
+
 class Templates:
     """One Jinja environment per catalogue; templates cached by their text."""
 
@@ -55,7 +77,9 @@ class Templates:
             lstrip_blocks=True,
             keep_trailing_newline=False,
         )
-        self._env.filters.update(spell=spell, first_name=first_name, spoken_date=_spoken_date)
+        self._env.filters.update(
+            spell=spell, first_name=first_name, spoken_date=_spoken_date, spoken_time=_spoken_time
+        )
         self._cache: dict[str, jinja2.Template] = {}
 
     def compile(self, text: str) -> jinja2.Template:

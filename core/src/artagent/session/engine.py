@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import msgspec
@@ -56,6 +56,7 @@ from artagent.session.conversation import Conversation, SingleAgent
 from artagent.session.interruptions import FillerWords, Interruption, Outcome
 from artagent.session.latency import SessionMetrics, TurnTimeline
 from artagent.session.playout import Clock, Playout
+from artagent.session.recovery import FailureBudget, close_quietly
 from artagent.session.responder import Reply, Speaker, model_clauses, text_clauses
 from artagent.session.state import Message, SessionState
 from artagent.session.tools import EventEmitter, ToolRound, ToolRunner
@@ -115,6 +116,10 @@ class SessionSettings(msgspec.Struct, frozen=True, kw_only=True):
     """Silence this long (the reprompt does not reset it) -> the farewell and hang-up."""
     max_duration_s: float = 3600.0
     """The call is ended politely (reason ``max_duration``) once it has lasted this long."""
+    provider_failure_limit: int = 3
+    """This many failures of the recogniser (or of the VAD) within ``provider_failure_window_s``
+    end the call politely (reason ``error``); fewer are recovered from with a new stream."""
+    provider_failure_window_s: float = 60.0
 
 
 class Session:
@@ -137,14 +142,28 @@ class Session:
         tools: ToolRunner | None = None,
         conversation: Conversation | None = None,
         on_state_changed: Callable[[], None] | None = None,
+        open_stt: Callable[[], Awaitable[STTStream]] | None = None,
+        open_vad: Callable[[], VADStream] | None = None,
         trace: CallTrace = NO_TRACE,
     ) -> None:
         """``conversation`` drives the agent side (the agents layer's orchestrator); without
-        one, ``model`` answers with ``settings.system_prompt`` and ``tools``. ``trace``: the
-        call's trace, told of each turn and stage (whoever runs the call makes it active)."""
+        one, ``model`` answers with ``settings.system_prompt`` and ``tools``. ``open_stt`` and
+        ``open_vad`` give a new recogniser or VAD for the call when the one in use fails; without
+        them such a failure ends the call politely. ``trace``: the call's trace, told of each
+        turn and stage (whoever runs the call makes it active)."""
         s = self.settings = settings or SessionSettings()
         self._channel, self._vad, self._stt = channel, vad, stt
         self._turn_detector = turn_detector
+        self._open_stt, self._open_vad = open_stt, open_vad
+        limit, window_s = s.provider_failure_limit, s.provider_failure_window_s
+        self._stt_failures = FailureBudget(clock, limit=limit, window_s=window_s)
+        self._vad_failures = FailureBudget(clock, limit=limit, window_s=window_s)
+        self._stt_error: Exception | None = None
+        """Set while the recogniser is broken (until the results loop has replaced it)."""
+        self._skip_segment = False
+        """The recogniser was replaced while the caller spoke: the rest of that speech is not
+        sent (the caller is asked to say it again), the new one listens from the next."""
+        self._vad_down = False
         if conversation is None:
             if model is None:
                 raise TypeError("Session needs a model or a conversation")
@@ -312,16 +331,24 @@ class Session:
 
     async def _finish(self, results: asyncio.Task[None]) -> None:
         await self._cancel_reply(wait=True)
-        await self._stt.close()
+        await close_quietly(self._stt)
         results.cancel()
 
     # -- caller audio ------------------------------------------------------------------------
     async def _inbound_loop(self) -> None:
         async for frame in self._channel.frames():
-            change = self._segmenter.update(await self._vad.speech_probability(frame))
+            try:
+                probability = 0.0 if self._vad_down else await self._vad.speech_probability(frame)
+            except Exception as error:
+                probability = self._vad_failed(error)
+            change = self._segmenter.update(probability)
             if change == "speech_started":
                 await self._on_speech_started()
-            await self._stt.push(frame)
+            if self._stt_error is None and not self._skip_segment:
+                try:
+                    await self._stt.push(frame)
+                except Exception as error:
+                    await self._stt_failed(error)
             if change == "speech_stopped":
                 await self._on_speech_stopped()
             self._maybe_end_turn()
@@ -348,8 +375,14 @@ class Session:
         self._speech_end = self._clock.now() - (seg.position_ms - seg.speech_stop_ms) / 1000
         duration = seg.speech_stop_ms - seg.speech_start_ms
         self._emit(SpeechStopped, offset_ms=seg.speech_stop_ms, duration_ms=duration)
+        if self._stt_error is not None or self._skip_segment:
+            self._skip_segment = False
+            return  # the recogniser was replaced: these words are lost (the caller is asked again)
         self._awaiting_finals += 1
-        await self._stt.end_of_speech()
+        try:
+            await self._stt.end_of_speech()
+        except Exception as error:
+            await self._stt_failed(error)
 
     async def _barge_in(self) -> None:
         reply = self._reply
@@ -406,12 +439,66 @@ class Session:
 
     # -- caller words and turns --------------------------------------------------------------
     async def _results_loop(self) -> None:
-        try:
-            async for transcript in self._stt.results():
-                await self._on_transcript(transcript)
-        except Exception as error:  # the recogniser is gone: the call cannot go on
-            self._report(error, stage="stt", recoverable=False)
+        """The recogniser's transcripts; one that fails is replaced and listened to in turn."""
+        while True:
+            stream = self._stt
+            try:
+                async for transcript in stream.results():
+                    await self._on_transcript(transcript)
+            except Exception as failure:
+                self._stt_error = self._stt_error or failure
+            error = self._stt_error
+            if error is None or not await self._reopen_stt(stream, error):
+                return  # closed at the end of the call, or the call is ending
+
+    async def _stt_failed(self, error: Exception) -> None:
+        """Audio could not reach the recogniser: close it, so that the results loop reports it
+        and listens through a new one."""
+        if self._stt_error is None:
+            self._stt_error = error
+            await close_quietly(self._stt)
+
+    async def _reopen_stt(self, broken: STTStream, error: Exception) -> bool:
+        """Report the recogniser's failure and replace it; the caller is asked to say again
+        what was lost. ``False``: it cannot be replaced, or fails too often: the call ends
+        politely (reason ``error``)."""
+        await close_quietly(broken)
+        if self._ending:
+            return False
+        recover = self._open_stt is not None and self._stt_failures.spend()
+        self._report(error, stage="stt", recoverable=recover)
+        if recover and self._open_stt is not None:
+            try:
+                self._stt = await self._open_stt()
+            except Exception as failure:
+                self._report(failure, stage="stt", recoverable=False)
+                recover = False
+        if not recover:
             await self.end("error")
+            return False
+        self._stt_error, self._words, self._awaiting_finals = None, [], 0
+        self._skip_segment = self._segmenter.speaking
+        if self.settings.apology:
+            previous = self._reply_task
+            self._start_reply(self._say_after(previous, self.settings.apology), cancel_previous=False)
+        return True
+
+    def _vad_failed(self, error: Exception) -> float:
+        """The VAD raised on a frame: report it and go on with a new one, the frame counting as
+        silence. Nothing the caller said is lost (the recogniser gets every frame), so no
+        apology; a VAD that cannot be replaced, or fails too often, ends the call politely."""
+        recover = self._open_vad is not None and self._vad_failures.spend()
+        self._report(error, stage="vad", recoverable=recover)
+        if recover and self._open_vad is not None:
+            try:
+                self._vad = self._open_vad()
+                return 0.0
+            except Exception as failure:
+                self._report(failure, stage="vad", recoverable=False)
+        self._vad_down = True
+        if self._group is not None and not self._ending:
+            self._group.create_task(self.end("error"), name="end")
+        return 0.0
 
     async def _on_transcript(self, transcript: Transcript) -> None:
         self._emit(
@@ -560,6 +647,19 @@ class Session:
         """Say ``text`` on the agent's own initiative (``what`` it is, for the trace)."""
         reply = Reply(trace=self._trace.say(what, self.agent))
         await self._speak(reply, text_clauses(text), activity=activity, apologize=apologize)
+
+    async def _say_after(self, previous: asyncio.Task[None] | None, text: str) -> None:
+        """Say ``text`` once the reply under way (if any) is over and the caller is silent;
+        stopping this stops that reply too."""
+        if previous is not None and not previous.done():
+            try:
+                await asyncio.wait({previous})
+            except asyncio.CancelledError:
+                previous.cancel()
+                raise
+        while self._segmenter.speaking:
+            await self._clock.sleep(0.02)
+        await self._say(text, "apology", apologize=False)
 
     # -- silence and duration ----------------------------------------------------------------
     def _touch(self) -> None:

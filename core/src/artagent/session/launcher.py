@@ -321,11 +321,20 @@ class SessionLauncher:
         keeper, providers, settings = parts.keeper, parts.providers, parts.settings
         state = keeper.state
         assert state is not None
-        stt = await providers["stt"].open(sample_rate=SAMPLE_RATE, language=self.config.language or None)
+        language = self.config.language or None
+
+        async def open_stt() -> Any:
+            return await providers["stt"].open(sample_rate=SAMPLE_RATE, language=language)
+
+        def open_vad() -> Any:
+            return providers["vad"].open(sample_rate=SAMPLE_RATE)
+
         return Session(
             channel=parts.channel,
-            vad=providers["vad"].open(sample_rate=SAMPLE_RATE),
-            stt=stt,
+            vad=open_vad(),
+            stt=await open_stt(),
+            open_stt=open_stt,
+            open_vad=open_vad,
             tts=providers["tts"],
             turn_detector=providers["turn_detector"],
             emitter=parts.emitter,

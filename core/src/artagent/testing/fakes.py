@@ -10,7 +10,7 @@ rather than only its output. Latencies are slept on the clock the fake was given
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from artagent.providers import AudioChunk, Transcript, VoiceSpec
@@ -33,6 +33,16 @@ class FakeProviderError(RuntimeError):
     """A failure a fake was scripted to raise, or a script that ran out."""
 
 
+Failures = int | Collection[int] | None
+"""Where a fake fails: one index, several, or none."""
+
+
+def _fails(script: Failures, index: int) -> bool:
+    if script is None:
+        return False
+    return index == script if isinstance(script, int) else index in script
+
+
 # -- voice activity -------------------------------------------------------------------------
 class FakeVADStream:
     """Speech probability 1.0 for a frame whose RMS reaches the threshold, else 0.0, unless the
@@ -47,6 +57,10 @@ class FakeVADStream:
     async def speech_probability(self, frame: bytes) -> float:
         vad = self._vad
         index = len(self.probabilities)
+        vad.frames += 1
+        if _fails(vad.fail_on, vad.frames - 1):
+            self.probabilities.append(-1.0)  # the frame is counted, so the next one gets on
+            raise vad.error or FakeProviderError(f"scripted VAD failure on frame {vad.frames - 1}")
         if index < len(vad.script):
             probability = vad.script[index]
         else:
@@ -67,6 +81,8 @@ class FakeVAD:
         script: Sequence[float] = (),
         clock: Clock | None = None,
         latency_s: float = 0.0,
+        fail_on: Failures = None,
+        error: BaseException | None = None,
     ) -> None:
         self.threshold = threshold
         """RMS, as a fraction of full scale, from which a frame is speech."""
@@ -74,6 +90,12 @@ class FakeVAD:
         """Probabilities by frame index, overriding the energy for the first frames of each stream."""
         self.clock = clock
         self.latency_s = latency_s
+        self.fail_on = fail_on
+        """Frames (counted over every stream of this VAD) on which speech_probability() raises
+        ``error`` (recorded in the stream's ``probabilities`` as -1)."""
+        self.error = error
+        self.frames = 0
+        """Frames asked about so far, over every stream."""
         self.streams: list[FakeVADStream] = []
 
     def open(self, *, sample_rate: int) -> FakeVADStream:
@@ -98,21 +120,27 @@ class FakeSTTStream:
         self.closed = False
         self._queue: asyncio.Queue[Transcript | BaseException | None] = asyncio.Queue()
         self._position_ms = 0.0
-        self._segment = 0
-        self._segment_frames = 0
+        self.segment = 0
+        """The utterance the next speech segment is (a replacement stream goes on from its
+        predecessor's when the harness sets it)."""
+        self.segment_frames = 0
         self._speech_frames = 0
-        self._segment_start_ms = 0.0
+        self.segment_start_ms = 0.0
         self._partial_words = 0
         self._finals: set[asyncio.Task[None]] = set()
 
     async def push(self, frame: bytes) -> None:
         if self.closed:
             raise RuntimeError("push() after close()")
+        stt = self._stt
+        stt.pushed += 1
+        if _fails(stt.fail_push, stt.pushed - 1):
+            raise stt.error or FakeProviderError("scripted STT failure: the connection dropped")
         self.received.append(frame)
-        if self._segment_frames == 0:
-            self._segment_start_ms = self._position_ms
+        if self.segment_frames == 0:
+            self.segment_start_ms = self._position_ms
         self._position_ms += len(frame) / 2 / self.sample_rate * 1000
-        self._segment_frames += 1
+        self.segment_frames += 1
         every = self._stt.partial_every
         if every > 0 and frame_rms(frame) >= self._stt.speech_rms:
             self._speech_frames += 1
@@ -120,7 +148,7 @@ class FakeSTTStream:
                 self._emit_partial(self._speech_frames // every)
 
     def _emit_partial(self, words_heard: int) -> None:
-        words = self._stt.utterance(self._segment).split()
+        words = self._stt.utterance(self.segment).split()
         count = min(words_heard, len(words))
         if count > self._partial_words:
             self._partial_words = count
@@ -129,14 +157,14 @@ class FakeSTTStream:
     async def end_of_speech(self) -> None:
         stt = self._stt
         self.end_of_speech_at.append(stt.clock.now())
-        if self._segment_frames == 0:
-            self._segment_start_ms = self._position_ms  # an empty segment
-        index = self._segment
+        if self.segment_frames == 0:
+            self.segment_start_ms = self._position_ms  # an empty segment
+        index = self.segment
         result: Transcript | BaseException = self._transcript(stt.utterance(index), is_final=True)
-        if stt.fail_on == index:
+        if _fails(stt.fail_on, index):
             result = stt.error or FakeProviderError(f"scripted STT failure on utterance {index}")
-        self._segment += 1
-        self._segment_frames = 0
+        self.segment += 1
+        self.segment_frames = 0
         self._speech_frames = 0
         self._partial_words = 0
         task = asyncio.create_task(self._deliver_final(result), name="fake-stt-final")
@@ -165,7 +193,7 @@ class FakeSTTStream:
         return Transcript(
             text=text,
             is_final=is_final,
-            start_ms=self._segment_start_ms,
+            start_ms=self.segment_start_ms,
             end_ms=self._position_ms,
             confidence=1.0 if is_final else None,
             language=self.language,
@@ -189,9 +217,10 @@ class FakeSTT:
         *,
         partial_every: int = 10,
         final_latency_s: float = 0.2,
-        fail_on: int | None = None,
+        fail_on: Failures = None,
         error: BaseException | None = None,
         speech_rms: float = 0.02,
+        fail_push: Failures = None,
     ) -> None:
         self.clock = clock
         self.speech_rms = speech_rms
@@ -201,8 +230,13 @@ class FakeSTT:
         """Speech frames between partials, each one word longer (0: no partials)."""
         self.final_latency_s = final_latency_s
         self.fail_on = fail_on
-        """Index of the utterance whose final result is replaced by ``error``, raised in results()."""
+        """Index (or indices) of the utterances whose final result is replaced by ``error``,
+        raised in results()."""
         self.error = error
+        self.fail_push = fail_push
+        """Frames (counted over every stream of this recogniser) whose push() raises ``error``:
+        a dropped connection."""
+        self.pushed = 0
         self.streams: list[FakeSTTStream] = []
 
     def utterance(self, index: int) -> str:
@@ -244,6 +278,9 @@ class FakeTTS:
         chunk_interval_s: float = 0.0,
         silent: bool = False,
         freq: float = 440.0,
+        fail_on: Failures = None,
+        fail_after_s: float = 0.0,
+        error: BaseException | None = None,
     ) -> None:
         self.clock = clock
         self.sample_rate = sample_rate
@@ -254,6 +291,11 @@ class FakeTTS:
         self.chunk_interval_s = chunk_interval_s
         self.silent = silent
         self.freq = freq
+        self.fail_on = fail_on
+        """Indices of the synthesize() calls that raise ``error`` once they have produced
+        ``fail_after_s`` of audio (0: before the first chunk)."""
+        self.fail_after_s = fail_after_s
+        self.error = error
         self.syntheses: list[Synthesis] = []
         self.cancelled = 0
         """Syntheses stopped before their last chunk (iteration cancelled or closed)."""
@@ -268,10 +310,11 @@ class FakeTTS:
 
     def synthesize(self, text: str, *, voice: VoiceSpec | None = None) -> AsyncGenerator[AudioChunk, None]:
         record = Synthesis(text=text, voice=voice, started_at=self.clock.now())
+        failing = _fails(self.fail_on, len(self.syntheses))
         self.syntheses.append(record)
-        return self._stream(record)
+        return self._stream(record, failing)
 
-    async def _stream(self, record: Synthesis) -> AsyncGenerator[AudioChunk, None]:
+    async def _stream(self, record: Synthesis, failing: bool) -> AsyncGenerator[AudioChunk, None]:
         rate = self.sample_rate
         remaining = round(self.duration_s(record.text, record.voice) * rate)
         step = rate * self.chunk_ms // 1000
@@ -279,6 +322,8 @@ class FakeTTS:
         try:
             await self.clock.sleep(self.first_audio_latency_s)
             while remaining > 0:
+                if failing and record.audio_s >= self.fail_after_s - 1e-9:
+                    raise self.error or FakeProviderError(f"scripted TTS failure on {record.text!r}")
                 if record.first_audio_at is None:
                     record.first_audio_at = self.clock.now()
                 elif self.chunk_interval_s > 0:
@@ -287,6 +332,8 @@ class FakeTTS:
                 remaining -= n
                 record.audio_s += n / rate
                 yield AudioChunk(pcm[: n * 2], rate)
+            if failing and remaining <= 0:  # shorter than fail_after_s: it fails at its end
+                raise self.error or FakeProviderError(f"scripted TTS failure on {record.text!r}")
         except (GeneratorExit, asyncio.CancelledError):
             record.cancelled = True
             self.cancelled += 1

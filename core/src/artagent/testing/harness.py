@@ -38,7 +38,7 @@ from artagent.session.engine import Session, SessionSettings
 from artagent.session.latency import SessionMetrics
 from artagent.session.playout import Clock
 from artagent.testing.channel import FakeChannel
-from artagent.testing.fakes import FakeSTT, FakeTTS, FakeTurnDetector, FakeVAD
+from artagent.testing.fakes import FakeSTT, FakeSTTStream, FakeTTS, FakeTurnDetector, FakeVAD, FakeVADStream
 from artagent.testing.model import FakeModel, ScriptedResponse
 
 __all__ = ["CallHarness", "RecordingPublisher"]
@@ -95,11 +95,25 @@ class CallHarness:
         self, settings: SessionSettings | None = None, *, trace: CallTrace = NO_TRACE, **session: Any
     ) -> asyncio.Task[None]:
         """Build the session (extra keyword arguments go to :class:`Session`) and start it;
-        ``trace`` (``Tracing(provider).call(...)``) traces it as the launcher would."""
+        ``trace`` (``Tracing(provider).call(...)``) traces it as the launcher would. A
+        recogniser or VAD that fails is replaced by a new stream of the same fake."""
+
+        async def open_stt() -> FakeSTTStream:
+            previous = self.stt.streams[-1] if self.stt.streams else None
+            stream = await self.stt.open(sample_rate=16_000)
+            if previous is not None:  # a replacement recogniser: the caller's script goes on
+                stream.segment = previous.segment
+            return stream
+
+        def open_vad() -> FakeVADStream:
+            return self.vad.open(sample_rate=16_000)
+
+        session.setdefault("open_stt", open_stt)
+        session.setdefault("open_vad", open_vad)
         self.session = Session(
             channel=self.channel,
-            vad=self.vad.open(sample_rate=16_000),
-            stt=await self.stt.open(sample_rate=16_000),
+            vad=open_vad(),
+            stt=await open_stt(),
             tts=self.tts,
             turn_detector=self.turn_detector,
             model=self.model,

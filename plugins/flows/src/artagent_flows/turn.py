@@ -4,8 +4,9 @@ understood against the agent's definition, and what the agent says and does next
 Order of precedence for a caller's words: an emergency or another escalation; the answer to a
 read-back or to a confirmation; a handoff or a question the agent knows the answer to (unless
 the words answer the question just asked); then the form: corrections, then every field the
-answer gives. What is said is built from the YAML's templates only: the engine has no wording
-of its own beyond short acknowledgements and "Sorry, I didn't catch that."
+answer gives. What is said is built from the YAML's templates only: the agent's questions,
+answers and read-back, and for the engine's own words (acknowledgements, "Sorry, I didn't catch
+that.", the options) the agent's ``phrases``, whose defaults core's schema gives.
 """
 
 from __future__ import annotations
@@ -28,10 +29,6 @@ from artagent_flows.values import context_for, spoken, understood, validate
 __all__ = ["FlowTurn"]
 
 Item = TextDelta | ToolCallRequest
-MISSED = "Sorry, I didn't catch that."
-THANKS = "Got it."
-LATER = "I can help with that in a moment."
-SKIPPED = "No problem."
 ADDRESS_PARTS = ("street", "city", "state", "zip")
 STRONG = 0.85
 """An intent matched at least this well wins over a value read from the same words."""
@@ -113,7 +110,7 @@ class FlowTurn:
         if wish is not None and (not answered or wish.score >= STRONG):
             if gated:
                 if self.memory.intent is None and not answered:
-                    self._say(LATER)
+                    self._say(self._phrase("later"))
                 self.memory.intent, self.memory.intent_words = wish.name, text
                 return False
             self._handoff(wish.name, text)
@@ -235,7 +232,7 @@ class FlowTurn:
             field = self.form.by_name[name]
             problem = validate(field, got.value, self.now)
             if problem is not None:
-                self._say(f"Sorry, {problem}.")
+                self._say(self._phrase("invalid", problem=problem))
                 continue
             self.form.set(name, got.value)
             stored.append(name)
@@ -291,7 +288,7 @@ class FlowTurn:
         form.prefill()
         if memory.confirming and memory.confirming != "form":
             field = form.by_name[memory.confirming]
-            self._say(f"I have {self._spoken(field)}. Is that right?")
+            self._say(self._phrase("check_value", value=self._spoken(field)))
             return
         if form.complete():
             self._finish(acknowledge)
@@ -299,34 +296,39 @@ class FlowTurn:
         field = form.missing()[0]
         if missed and field.name == memory.asked and not field.required:
             memory.skipped.append(field.name)  # "I don't know": it was optional
-            self._say(SKIPPED)
+            self._say(self._phrase("skipped"))
             self._next()
             return
         if missed and field.name == memory.asked:
             memory.misses += 1
-            self._say(MISSED)
+            self._say(self._phrase("missed"))
             self._say(self._options(field))
         elif acknowledge:
-            self._say(THANKS)
+            self._say(self._phrase("got_it"))
         memory.asked = field.name
         self._say(self._question(field))
 
     def _options(self, field: FieldSpec) -> str:
-        """The choices, once an answer did not match one."""
+        """The choices, once an answer did not match one (the field's ``options_say``, or the
+        agent's ``phrases.options``)."""
         if field.choices_from:
-            listed = [v for v in self.ctx.fields.get(field.choices_from) or [] if isinstance(v, dict)]
-            names = [" ".join(str(v.get(k)) for k in ("year", "make", "model") if v.get(k)) for v in listed]
-            return f"Your policy lists {_or(names)}." if names else ""
-        choices = list(field.choices) + [c for c in field.options if c not in field.choices]
-        return f"The options are {_or(choices)}." if field.type == "choice" and choices else ""
+            listed = self.ctx.fields.get(field.choices_from) or []
+            choices = [_choice_name(v) for v in listed if isinstance(v, dict | str)]
+        elif field.type == "choice":
+            choices = list(field.choices) + [c for c in field.options if c not in field.choices]
+        else:
+            return ""
+        if not choices:
+            return ""
+        return self._render(field.options_say or self.agent.phrases.options, options=_or(choices))
 
     def _question(self, field: FieldSpec) -> str:
         part = self.memory.partial.get(field.name, {})
         if "date" in part and "time" not in part:
-            return "And at about what time?"
+            return self._phrase("ask_time")
         if "time" in part and "date" not in part:
-            return "And on what day?"
-        return self._render(field.ask) or f"What is the {field.name.replace('_', ' ')}?"
+            return self._phrase("ask_day")
+        return self._render(field.ask) or self._phrase("ask_field", field=field.name.replace("_", " "))
 
     def _finish(self, acknowledge: bool) -> None:
         assert self.form is not None
@@ -356,13 +358,13 @@ class FlowTurn:
                 self.memory.done = True
         elif answer.kind == "corrected":
             self._store({c.field: c.extraction for c in answer.corrections})
-            self._say("Thanks, I've corrected that.")
+            self._say(self._phrase("corrected"))
             self._say(self._render(self.form.spec.confirm))
         elif answer.kind == "denied":
             self.memory.confirming, self.memory.correcting = None, True
-            self._say("Sorry about that. What should I correct?")
+            self._say(self._phrase("what_to_correct"))
         else:
-            self._say("Is everything correct? Please say yes or no.")
+            self._say(self._phrase("yes_or_no"))
 
     def _correcting(self, text: str) -> None:
         """After "no, that's wrong": the next words say what changes ("the date was Tuesday")."""
@@ -372,7 +374,7 @@ class FlowTurn:
         fix = ex.detect_correction(f"actually {text}", fields, collected, context=self._understanding())
         fix = fix or self._moved_datetime(text)
         if fix is None:
-            self._say("Which detail should I change? For example the date, the place or the vehicle.")
+            self._say(self._phrase("which_detail"))
             return
         self.memory.correcting = False
         self._store({fix.field: fix.extraction})
@@ -413,9 +415,7 @@ class FlowTurn:
         failed = isinstance(result, dict) and "error" in result
         if awaiting.kind == "knowledge":
             intent = self.agent.knowledge[awaiting.index]
-            self._say(
-                "Sorry, I couldn't look that up right now." if failed else self._render(intent.say, result)
-            )
+            self._say(self._phrase("lookup_failed") if failed else self._render(intent.say, result))
             self._ask_again(intent)
         elif awaiting.kind == "form":
             self._form_result(result, failed)
@@ -430,14 +430,14 @@ class FlowTurn:
                 self._handoff(memory.intent, memory.intent_words)
             return
         memory.attempts += 1
-        self._say(self._render(spec.failed, result) or "Sorry, that didn't work.")
+        self._say(self._render(spec.failed, result) or self._phrase("tool_failed"))
         give_up = memory.attempts >= spec.attempts or bool(result.get("escalate"))
         listed = result.get("fields")
         again = (
             list(listed) if isinstance(listed, list) else self.form.mentioned(str(result.get("error", "")))
         )
         if give_up or not again:
-            if spec.escalate:
+            if spec.escalate and not result.get("escalated"):  # the tool handed the call on itself
                 self._call(spec.escalate, {"reason": "the form could not be completed"}, "escalation")
             return
         self.form.clear([n for n in again if n in self.form.by_name])
@@ -481,12 +481,25 @@ class FlowTurn:
         render = self.ctx.render
         return render(template, {"result": result, **extra}) if render else template
 
+    def _phrase(self, name: str, **extra: Any) -> str:
+        """One of the engine's own words: the agent's ``phrases`` (core gives the defaults)."""
+        template: str = getattr(self.agent.phrases, name)
+        return self._render(template, **extra)
+
     def _spoken(self, field: FieldSpec) -> str:
         assert self.form is not None
         value = self.form.collected().get(field.name)
         return (
             spoken(ex.Extraction(field=field.name, value=value, confidence=1, span=(0, 0))) if value else ""
         )
+
+
+def _choice_name(value: dict[str, Any] | str) -> str:
+    """An option a tool stored, as said: a vehicle's year, make and model, or its name."""
+    if isinstance(value, str):
+        return value
+    parts = [str(value[k]) for k in ("year", "make", "model") if value.get(k)]
+    return " ".join(parts) or str(value.get("name", ""))
 
 
 def _or(items: Sequence[str]) -> str:

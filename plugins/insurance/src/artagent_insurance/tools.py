@@ -33,6 +33,9 @@ class Verify(msgspec.Struct, kw_only=True):
 async def authenticate_caller(args: Verify, ctx: ToolContext) -> ToolResult:
     """Verify the caller by full name and ZIP code, or by the last four digits of their policy
     or phone number. Call it before discussing any policy detail; at most three attempts."""
+    failures = int(ctx.fields.get("auth_failures", 0))
+    if failures >= MAX_ATTEMPTS:
+        return _refused(ctx)
     book = policy_book()
     holder = None
     if args.full_name and args.zip:
@@ -45,18 +48,7 @@ async def authenticate_caller(args: Verify, ctx: ToolContext) -> ToolResult:
             ok=False, content={"error": "give the full name and ZIP code, or the last four digits"}
         )
     if holder is None:
-        failures = int(ctx.fields.get("auth_failures", 0)) + 1
-        ctx.fields["auth_failures"] = failures
-        left = max(0, MAX_ATTEMPTS - failures)
-        return ToolResult(
-            ok=False,
-            content={
-                "error": "no policy matches those details",
-                "attempts_left": left,
-                "escalate": left == 0,
-                "fields": ["full_name", "zip", "last_four"],
-            },
-        )
+        return _failed(ctx, failures + 1)
     vehicles = [{k: v[k] for k in ("year", "make", "model")} for v in holder["vehicles"]]
     ctx.set_outcome("verified")
     ctx.fields.update(
@@ -74,6 +66,38 @@ async def authenticate_caller(args: Verify, ctx: ToolContext) -> ToolResult:
             "vehicles": [vehicle_name(v) for v in vehicles],
         }
     )
+
+
+def _failed(ctx: ToolContext, failures: int) -> ToolResult:
+    """No policy matches: the attempts left, and on the last one the call goes to a human
+    (the tool escalates itself: with an LLM, the limit must not rest on the prompt alone)."""
+    ctx.fields["auth_failures"] = failures
+    left = max(0, MAX_ATTEMPTS - failures)
+    content: dict[str, Any] = {
+        "error": "no policy matches those details",
+        "attempts_left": left,
+        "escalate": left == 0,
+        "fields": ["full_name", "zip", "last_four"],
+    }
+    if left == 0:
+        content |= _escalate(ctx)
+    return ToolResult(ok=False, content=content)
+
+
+def _refused(ctx: ToolContext) -> ToolResult:
+    """Past the limit nothing is looked up, whatever the details; the caller is (still) for a
+    human. After a transfer that failed, a further attempt asks for a human again."""
+    content: dict[str, Any] = {
+        "error": f"verification refused: {MAX_ATTEMPTS} attempts failed; a human colleague takes over",
+        "attempts_left": 0,
+        "escalate": True,
+    }
+    return ToolResult(ok=False, content=content | _escalate(ctx))
+
+
+def _escalate(ctx: ToolContext) -> dict[str, Any]:
+    ctx.escalate(f"caller verification failed {MAX_ATTEMPTS} times")
+    return {"escalated": True}
 
 
 def _verified_policy(ctx: ToolContext) -> dict[str, Any]:
