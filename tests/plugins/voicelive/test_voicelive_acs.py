@@ -93,8 +93,10 @@ async def test_the_caller_talking_over_the_agent_stops_its_audio_on_the_phone(da
                 stopped_at = phone.received.stop_audio[0]
                 assert await phone.wait_event("playback_interrupted")
                 assert await phone.wait_for(
-                    lambda p: [e["text"] for e in p.events_of("agent_response_generated")][-1:]
-                    == ["Of course, go ahead."],
+                    lambda p: (
+                        [e["text"] for e in p.events_of("agent_response_generated")][-1:]
+                        == ["Of course, go ahead."]
+                    ),
                     timeout=10,
                 )
                 await phone.hang_up()
