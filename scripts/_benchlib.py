@@ -160,6 +160,7 @@ def merge_results(path: Path, results: Mapping[str, Mapping[str, Any]]) -> dict[
 
     Writes atomically (a temporary file renamed over the old one) and returns the merged data.
     """
+    _refuse_non_finite(results)
     data: dict[str, Any] = {}
     if path.exists():
         loaded = json.loads(path.read_text(encoding="utf-8"))
@@ -170,9 +171,31 @@ def merge_results(path: Path, results: Mapping[str, Mapping[str, Any]]) -> dict[
     data = dict(sorted(data.items()))
     tmp = path.with_suffix(path.suffix + ".tmp")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
     tmp.replace(path)
     return data
+
+
+def _refuse_non_finite(results: Mapping[str, Mapping[str, Any]]) -> None:
+    """NaN and infinity are not JSON: a benchmark reporting one has a bug, and writing it would
+    make docs/performance.json unreadable. Raise, naming every such value, before writing."""
+    bad = [f"{where} = {value}" for where, value in _floats(results, "") if not math.isfinite(value)]
+    if bad:
+        raise ValueError(
+            "benchmark results must be finite numbers (leave out a figure that could not be "
+            f"measured): {', '.join(bad)}"
+        )
+
+
+def _floats(value: Any, where: str) -> list[tuple[str, float]]:
+    """Every float in ``value`` (nested mappings and lists), with its dotted path."""
+    if isinstance(value, float):
+        return [(where, value)]
+    if isinstance(value, Mapping):
+        return [f for key, item in value.items() for f in _floats(item, f"{where}.{key}".lstrip("."))]
+    if isinstance(value, list | tuple):
+        return [f for i, item in enumerate(value) for f in _floats(item, f"{where}[{i}]")]
+    return []
 
 
 def _number(value: float | int | None) -> str:

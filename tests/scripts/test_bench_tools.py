@@ -138,3 +138,15 @@ def test_tiny_bus_run_reports_every_figure() -> None:
         assert figures[name] > 0, name
     assert figures["consumed"] == figures["events"] == 1500
     assert figures["lost"] == figures["duplicates"] == figures["spilled"] == 0
+
+
+def test_a_figure_that_is_not_a_number_is_refused_and_the_file_kept(tmp_path: Path) -> None:
+    path = tmp_path / "performance.json"
+    merge_results(path, {"example": record(rate=1.0)})
+    before = path.read_text()
+
+    with pytest.raises(ValueError, match=r"example\.figures\.p99_us = nan.*example\.figures\.rate = inf"):
+        merge_results(path, {"example": record(p99_us=float("nan"), rate=float("inf"), count=3)})
+
+    assert path.read_text() == before
+    assert json.loads(before)["example"]["figures"] == {"rate": 1.0}

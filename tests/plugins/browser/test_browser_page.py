@@ -24,6 +24,7 @@ from playwright.async_api import Page, expect
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 VERIFY = "John Smith, 98052"
+CLAIM = "I had a car accident and want to file a claim"
 SPOKEN = "My name is John Smith and my zip code is nine eight zero five two."
 ARTAGENT = str(Path(sys.executable).parent / "artagent")
 STAGES = ("end_of_turn", "stt", "model_first_token", "tts_first_audio", "total")
@@ -96,10 +97,40 @@ async def test_the_page_is_labelled_readable_and_works_from_the_keyboard(server:
         await expect(caller).to_have_text(f"You (typed){VERIFY}")
         answer = page.locator("#transcript li.turn.agent[data-agent=auth]:not([data-pending])").last
         await expect(answer).to_contain_text("you're verified", timeout=15_000)
-        await expect(page.locator("#transcript li.note.tool").first).to_contain_text("authenticate_caller")
+        tools = page.locator("#transcript li.note.tool")
+        await expect(tools.first).to_contain_text("Tool authenticate_caller called by auth")
+        await expect(tools.first).to_contain_text('"zip":"98052"')
+
+        # The verified caller is handed to claims intake: the handoff, the tool that made it and
+        # the new agent's first words, each with its agent's name.
+        await page.keyboard.type(CLAIM)
+        await page.keyboard.press("Enter")
+        await expect(caller.last).to_have_text(f"You (typed){CLAIM}")
+        handoff = page.locator("#transcript li.note.handoff")
+        await expect(handoff).to_have_text("Handoff: auth → fnol_intake (announced)", timeout=15_000)
+        await expect(tools.filter(has_text="handoff_to_fnol_intake").first).to_contain_text(
+            "Tool handoff_to_fnol_intake called by auth"
+        )
+        intake = page.locator("#transcript li.turn.agent[data-agent=fnol_intake]:not([data-pending])")
+        await expect(intake.last).to_contain_text("Who was driving", timeout=15_000)
+        await expect(intake.last.locator(".who")).to_have_text("fnol_intake")
+        order = await page.evaluate(_TRANSCRIPT_ORDER)
+        assert order.index("handoff") < order.index("fnol_intake"), order
+        await _played_without_dropouts(page)
+        await screenshot(page, "typed-handoff")
+
         await page.focus("#stop")
         await page.keyboard.press("Enter")
         await expect(page.locator("#status")).to_have_attribute("data-state", "ended")
+
+
+async def _played_without_dropouts(page: Page) -> None:
+    """The agent's audio was played, and once it has all been played it had no gap."""
+    stats = page.locator("#audio-stats")
+    await expect(stats).to_have_attribute("data-playing", "false", timeout=20_000)
+    played_ms = int(await stats.get_attribute("data-played-ms") or 0)
+    assert played_ms > 2_000, f"the agent was heard ({played_ms} ms played)"
+    await expect(stats).to_have_attribute("data-gaps", "0")
 
 
 async def test_a_spoken_conversation_with_barge_in(speaking_server: Server, caller_wav: Path) -> None:
@@ -126,6 +157,7 @@ async def test_a_spoken_conversation_with_barge_in(speaking_server: Server, call
         await expect(answer).to_contain_text("you're verified", timeout=30_000)
         played_ms = int(await stats.get_attribute("data-played-ms") or 0)
         assert played_ms > 3_000, f"the agent's answer was heard ({played_ms} ms played)"
+        await _played_without_dropouts(page)
 
         turn = page.locator("#waterfall figure.turn-latency").first
         await expect(turn).to_contain_text("Turn 1 · auth · total")
@@ -153,6 +185,10 @@ async def _show_from_history(page: Page) -> None:
     await expect(page.locator("#waterfall .bar[data-stage=total]")).to_have_count(1)
     await screenshot(page, "history")
 
+
+# The transcript's entries in order: an agent turn by its agent, a note by its kind.
+_TRANSCRIPT_ORDER = """() => [...document.querySelectorAll('#transcript li')]
+  .map((e) => e.dataset.agent || e.dataset.note || e.dataset.speaker)"""
 
 # The lowest WCAG contrast ratio among the page's text colours on their backgrounds.
 _CONTRAST = """() => {

@@ -101,7 +101,9 @@ async def test_a_connection_dropped_mid_call_ends_in_an_apology(data_dir: Path) 
     assert " ".join(s.text for s in tts.syntheses) == SORRY
 
 
-async def test_with_no_tts_installed_the_call_still_ends_cleanly(data_dir: Path) -> None:
+async def test_with_no_tts_installed_the_call_still_ends_cleanly(
+    data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     async with FakeRealtime(utterances=["I want to file a claim"], brain=failing_on("claim", Drop())) as fake:
         rt = runtime(config(data_dir, fake.url))
         async with rt.running():
@@ -116,6 +118,9 @@ async def test_with_no_tts_installed_the_call_still_ends_cleanly(data_dir: Path)
     assert [e.text for e in call.of(AgentResponseGenerated)][-1] != SORRY
     assert call.types()[-1] == "call_ended"
     assert call.of(CallEnded)[0].reason == "error" and call.channel.hangup_reason == "error"
+    # The operator is told why the caller heard nothing.
+    [warning] = [r for r in caplog.records if "no text-to-speech is installed" in r.getMessage()]
+    assert warning.levelname == "WARNING" and "call-1" in warning.getMessage()
 
 
 async def test_a_failing_call_does_not_disturb_another(data_dir: Path) -> None:

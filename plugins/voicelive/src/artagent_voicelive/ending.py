@@ -176,6 +176,13 @@ class Ending:
             call.history.append(Message(role="assistant", content=text, agent=call.agent, at=call.at()))
             call.emit(AgentResponseGenerated, agent=call.agent, text=text, turn=call.turn)
             call.state_changed()
+        elif self._tts is None and text:
+            log.warning(
+                "call %s: no text-to-speech is installed ([session] tts), so the caller was not told "
+                "why the call ends (%r); install artagent-local-speech for Piper",
+                call.call_id,
+                text,
+            )
 
 
 async def quietly(closing: Awaitable[None]) -> None:

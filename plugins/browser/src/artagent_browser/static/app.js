@@ -125,7 +125,11 @@ function receive(current, message) {
     return;
   }
   const data = JSON.parse(message.data);
-  if (data.type === "event") showEvent(data.event);
+  if (data.type === "event") {
+    if (data.event.type === "playback_started") current.audio.replyStarted(); // before its frames
+    else if (data.event.type === "agent_response_generated") current.audio.replyDone(); // after them
+    showEvent(data.event);
+  }
   else if (data.type === "stop") current.audio.stopPlayback();
   else if (data.type === "ready") {
     current.audio.startSending();
@@ -195,6 +199,8 @@ function showEvent(e) {
   } else if (e.type === "agent_response_generated" && e.text) {
     transcript.say("agent", e.text, { agent: e.agent, interrupted: e.interrupted });
     waterfall.add(e.turn, e.agent, e.latency);
+  } else if (e.type === "agent_response_generated") {
+    transcript.unheard();
   } else if (e.type === "playback_started") {
     transcript.speaking(e.agent);
   } else if (e.type === "call_ended") {
@@ -202,7 +208,7 @@ function showEvent(e) {
   } else if (e.type === "agent_handoff") {
     transcript.note("handoff", `Handoff: ${e.from_agent} → ${e.to_agent} (${e.kind})`);
   } else if (e.type === "tool_called") {
-    transcript.note("tool", `Tool ${e.tool} ${JSON.stringify(e.arguments)}`);
+    transcript.note("tool", `Tool ${e.tool}${e.agent ? ` called by ${e.agent}` : ""}: ${JSON.stringify(e.arguments)}`);
   } else if (e.type === "tool_completed") {
     transcript.note("tool", `Tool ${e.tool} ${e.ok ? "returned" : "failed"}: ${JSON.stringify(e.result)}`);
   } else if (e.type === "playback_interrupted") {
@@ -253,7 +259,8 @@ async function showHistory(callId) {
       transcript.note("handoff", `Handoff: ${item.h.from_agent} → ${item.h.to_agent} (${item.h.kind})`);
     } else {
       const c = item.c;
-      transcript.note("tool", `Tool ${c.tool} ${JSON.stringify(c.arguments)} ${c.ok === false ? "failed" : "returned"}: ${JSON.stringify(c.result)}`);
+      const by = c.agent ? ` called by ${c.agent}` : "";
+      transcript.note("tool", `Tool ${c.tool}${by}: ${JSON.stringify(c.arguments)} ${c.ok === false ? "failed" : "returned"}: ${JSON.stringify(c.result)}`);
     }
   }
   // The history keeps one folded document per call, not the raw events: show the document.

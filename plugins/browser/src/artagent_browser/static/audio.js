@@ -75,6 +75,16 @@ export class AudioIO {
     if (this.player) this.player.port.postMessage(buffer, [buffer]);
   }
 
+  // The agent starts a new reply (its frames follow): a pause before it is not a dropout.
+  replyStarted() {
+    if (this.player) this.player.port.postMessage({ type: "reply" });
+  }
+
+  // The reply's last frame has come: play what is queued of it without waiting for more.
+  replyDone() {
+    if (this.player) this.player.port.postMessage({ type: "done" });
+  }
+
   // Barge-in: drop every queued frame now.
   stopPlayback() {
     if (this.player) this.player.port.postMessage({ type: "stop" });

@@ -67,6 +67,13 @@ export class Transcript {
     this.add(item);
   }
 
+  // A reply cut short before a word of it was heard: its placeholder goes, so that the next
+  // reply's words land in the next reply's place (replies report in the order they started).
+  unheard() {
+    const pending = this.list.querySelector("li.turn.agent[data-pending]");
+    if (pending) pending.remove();
+  }
+
   // The call is over: a reply that never reported its words leaves no placeholder behind.
   settle() {
     this.list.querySelectorAll("li[data-pending]").forEach((item) => item.remove());
