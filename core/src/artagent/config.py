@@ -67,6 +67,12 @@ class ServerConfig(_Section):
     """TCP port of the HTTP/WebSocket server (0: any free port)."""
     drain_timeout_s: Annotated[float, msgspec.Meta(ge=0)] = 30.0
     """On SIGTERM, how long active calls may go on before they are ended politely."""
+    api_token_env: str = ""
+    """Environment variable holding the bearer token the operator and read APIs require (call
+    history, analytics, claims, plugins, agents, /metrics); empty: those routes are open."""
+    metrics_token_env: str = ""
+    """Environment variable holding a token that opens ``/metrics`` only (for a scraper); the
+    API token opens it too."""
 
 
 class OutboxConfig(_Section):

@@ -18,6 +18,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 from redis.exceptions import RedisError
 
+from artagent.access import ApiAccess
 from artagent.agents.builtin import BUILTIN_TOOLS
 from artagent.agents.catalog import AgentCatalog
 from artagent.agents.layer import AgentsLayer, wall_clock_zone
@@ -67,6 +68,7 @@ class Runtime:
         self.loaded = loaded
         self.config = cfg
         self.worker = cfg.runtime.worker_name or default_worker_name()
+        self.access = ApiAccess.from_config(loaded)
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)

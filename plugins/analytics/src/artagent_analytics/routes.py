@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from artagent.access import operator_guard
 from litestar import Router, get
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
@@ -23,5 +24,12 @@ def analytics_router(store: AnalyticsStore) -> Router:
         """Totals over every call, active calls, outcomes, and recent per-turn latency."""
         return await store.summary()
 
-    router = Router(path="/api/v1/analytics", route_handlers=[call_analytics, summary], tags=["analytics"])
+    # Behind the operator token ([server] api_token_env) when one is set: the Container Apps
+    # scale rule sends it (packaging/azure/containerapp.yaml).
+    router = Router(
+        path="/api/v1/analytics",
+        route_handlers=[call_analytics, summary],
+        tags=["analytics"],
+        guards=[operator_guard],
+    )
     return router
