@@ -58,6 +58,10 @@ class RuntimeConfig(_Section):
     """Refuse to start when a plugin fails to load, instead of starting without it."""
     worker_name: str = ""
     """This process's name on the bus (consumer names); empty: host name and process id."""
+    heartbeat_ttl_s: Annotated[float, msgspec.Meta(ge=1)] = 15.0
+    """This worker's entry in the live-worker registry (its active calls, which the deployment's
+    active-call count sums) expires this long after its last heartbeat; it beats every third
+    of it and whenever a call starts or ends."""
 
 
 class ServerConfig(_Section):

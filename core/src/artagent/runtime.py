@@ -40,6 +40,7 @@ from artagent.providers import ProviderRegistry, ProviderSpec
 from artagent.session.latency import SessionMetrics
 from artagent.session.launcher import SessionLauncher, WarmUpError
 from artagent.session.turns import EndpointingTurnDetector
+from artagent.workers import LiveWorkers, WorkerBeacon
 
 __all__ = ["Runtime"]
 
@@ -124,10 +125,12 @@ class Runtime:
             dedup_window_s=cfg.bus.dedup_window_s,
             registry=self.registry,
         )
+        self.workers = LiveWorkers(self.redis, stream=cfg.bus.stream)
         services: dict[str, Any] = {
             "redis": self.redis,
             "metrics": self.registry,
             "catalogue": self.catalogue,
+            "workers": self.workers,
         }
         if self.history.enabled:
             self.consumers.add(self.history.subscription())
@@ -144,6 +147,10 @@ class Runtime:
         self.agents = self._agents_layer(loaded)
         self.checks: dict[str, str] = {"plugins": "ok", "bus": "not connected yet"}
         self.calls = ActiveCalls(self.registry)
+        self.beacon = WorkerBeacon(
+            self.redis, self.calls, stream=cfg.bus.stream, worker=self.worker,
+            ttl_s=cfg.runtime.heartbeat_ttl_s,
+        )  # fmt: skip
         self.loop_lag = LoopLagMonitor(registry=self.registry)
         try:
             self.sessions = SessionLauncher(
@@ -227,6 +234,7 @@ class Runtime:
             self.checks["bus"] = f"cannot reach Redis at {self.redis_url}: {exc}"
             raise BusUnavailableError(self.checks["bus"]) from exc
         self.loop_lag.start()
+        await self.beacon.start()
         await self.outbox.start()
         await self.history.start()
         await self.consumers.start()
@@ -261,6 +269,7 @@ class Runtime:
             self._warm_up.cancel()
             await asyncio.wait({self._warm_up})
         await self.consumers.stop()
+        await self.beacon.stop()
         await self.history.stop()
         await self.outbox.close()
         await self.loop_lag.stop()
