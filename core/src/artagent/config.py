@@ -212,6 +212,9 @@ class HistoryConfig(_Section):
     """Calls whose last event is older than this are deleted (and expire by TTL where the store has one)."""
     purge_interval_s: PositiveFloat = 3600.0
     """How often the retention pass deletes expired calls."""
+    max_events: Annotated[int, msgspec.Meta(ge=0)] = 1000
+    """Raw events a call document keeps (the first half and the last half of the call's); the
+    transcript, tool calls and other lists keep everything. Bounds a long call's document."""
 
 
 class LoggingConfig(_Section):

@@ -7,6 +7,7 @@ returns), :func:`fold_events` (what every store folds with), :class:`CallHistory
 ``GET /api/v1/calls/{call_id}`` shows it). See docs/history.md.
 """
 
+from artagent.history.bounds import DocumentTooLargeError, fit_document
 from artagent.history.document import (
     CallDetail,
     CallDocument,
@@ -40,6 +41,7 @@ __all__ = [
     "CallPage",
     "CallQuery",
     "CallSummary",
+    "DocumentTooLargeError",
     "ErrorRecord",
     "Escalation",
     "Handoff",
@@ -55,6 +57,7 @@ __all__ = [
     "TranscriptEntry",
     "call_detail",
     "epoch_micros",
+    "fit_document",
     "fold_events",
     "sort_key",
 ]
