@@ -95,6 +95,10 @@ class BusConfig(_Section):
     """'embedded' starts a private Redis under data_dir; else a redis://, rediss:// or unix:// URL."""
     redis_password_env: str | None = None
     """Name of the environment variable holding the Redis password, if one is needed."""
+    redis_auth: Literal["password", "entra"] = "password"
+    """How to sign in to Redis: ``password`` (the one of ``redis_password_env``, or none) or
+    ``entra`` (a Microsoft Entra ID token from azure-identity's DefaultAzureCredential, renewed
+    before it expires, with the identity's object id as the user name: Azure Managed Redis)."""
     stream: str = "artagent:events"
     """Redis Stream that carries every event."""
     stream_maxlen: Positive = 1_000_000
@@ -353,6 +357,13 @@ def _check_semantics(config: Config) -> list[ConfigIssue]:
         issues.append(
             ConfigIssue("bus.redis_url", "must be 'embedded' or a redis://, rediss:// or unix:// URL")
         )
+    if config.bus.redis_auth == "entra":
+        if url == "embedded":
+            issues.append(ConfigIssue("bus.redis_auth", "'entra' signs in to an external Redis; set bus.redis_url"))
+        if config.bus.redis_password_env:
+            issues.append(
+                ConfigIssue("bus.redis_auth", "'entra' signs in with a token: remove bus.redis_password_env")
+            )
     return issues + _check_session(config.session)
 
 

@@ -27,7 +27,7 @@ from artagent.agents.routing import ModelRouting
 from artagent.agents.selection import ScenarioSelector
 from artagent.agents.tools import ToolRegistry
 from artagent.bus.outbox import Outbox
-from artagent.bus.redis import EmbeddedRedis, async_client, redis_url
+from artagent.bus.redis import EmbeddedRedis, async_client, redis_credentials, redis_url
 from artagent.bus.subscribers import BusConsumers, Subscription
 from artagent.calls import ActiveCalls
 from artagent.config import ConfigError, ConfigIssue, LoadedConfig
@@ -101,7 +101,8 @@ class Runtime:
         self.embedded = EmbeddedRedis(loaded.data_dir) if cfg.bus.redis_url == "embedded" else None
         self.redis_url = redis_url(loaded)
         password = loaded.secret("bus.redis_password_env")
-        self.redis = async_client(self.redis_url, password)
+        self.redis_credentials = redis_credentials(loaded)
+        self.redis = async_client(self.redis_url, password, self.redis_credentials)
         self.outbox = Outbox(
             self.redis,
             self.catalogue,
@@ -116,6 +117,7 @@ class Runtime:
         self.consumers = BusConsumers(
             url=self.redis_url,
             password=password,
+            credentials=self.redis_credentials,
             stream=cfg.bus.stream,
             consumer=self.worker,
             catalogue=self.catalogue,
@@ -274,6 +276,8 @@ class Runtime:
         await self.outbox.close()
         await self.loop_lag.stop()
         await self.redis.aclose()
+        if self.redis_credentials is not None:
+            await self.redis_credentials.close()
         if self.embedded is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.embedded.stop)
 
