@@ -35,7 +35,6 @@ PROTECTED = [
     "/asyncapi",
     "/api/v1/agents",
     "/api/v1/agents/auth",
-    "/api/v1/analytics/summary",
     "/api/v1/analytics/calls/call-42",
     "/api/v1/insurance/claims",
     "/api/v1/insurance/claims/CLM-0000",
@@ -88,6 +87,16 @@ async def test_the_history_answers_with_the_token(guarded: httpx.AsyncClient) ->
     assert [c["call_id"] for c in listed.json()["calls"]] == ["call-42"]
 
 
+async def test_the_analytics_summary_takes_the_scraper_token_too(guarded: httpx.AsyncClient) -> None:
+    """Counts only, read by the autoscaler: the metrics token opens it, not the transcripts."""
+    path = "/api/v1/analytics/summary"
+    assert (await guarded.get(path)).status_code == 401
+    assert (await guarded.get(path, headers=bearer("nope"))).status_code == 401
+    for token in (METRICS_TOKEN, API_TOKEN):
+        answer = await guarded.get(path, headers=bearer(token))
+        assert answer.status_code == 200 and answer.json()["workers"] == 1
+
+
 async def test_metrics_take_the_scraper_token_or_the_api_token(guarded: httpx.AsyncClient) -> None:
     missing = await guarded.get("/metrics")
     assert missing.status_code == 401
@@ -110,7 +119,7 @@ async def test_probes_the_schema_and_the_page_stay_open(guarded: httpx.AsyncClie
 async def test_without_tokens_configured_everything_is_open(make_config: MakeConfig) -> None:
     runtime = _runtime(make_config())
     async with serving(create_app(runtime)) as http:
-        for path in [*PROTECTED, "/metrics"]:
+        for path in [*PROTECTED, "/metrics", "/api/v1/analytics/summary"]:
             assert (await http.get(path)).status_code in (200, 404), path  # 404: nothing stored
 
 

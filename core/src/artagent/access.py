@@ -3,8 +3,9 @@
 These routes show what callers said (names, ZIP codes, policy numbers), so a deployment that is
 reachable from outside protects them with a bearer token: ``[server] api_token_env`` names the
 environment variable holding it, and every operator route then answers 401 without it.
-``/metrics`` also takes its own token (``[server] metrics_token_env``), so a Prometheus scraper
-need not hold the token that reads transcripts. With neither set (the embedded default, on
+``/metrics`` (and the analytics summary, counts only) also takes its own token (``[server]
+metrics_token_env``), so a Prometheus scraper or an autoscaler need not hold the token that
+reads transcripts. With neither set (the embedded default, on
 loopback) the routes are open, as before.
 
 Plugins protect their own read routes the same way, through core's public guards:
@@ -96,5 +97,6 @@ def operator_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteH
 
 
 def metrics_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Litestar guard for ``/metrics``: the metrics token or the API token."""
+    """Litestar guard for ``/metrics`` and other counts without call data (the analytics
+    summary an autoscaler reads): the metrics token or the API token."""
     _access(connection).check(connection.headers.get("authorization"), "metrics")

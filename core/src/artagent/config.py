@@ -75,8 +75,8 @@ class ServerConfig(_Section):
     """Environment variable holding the bearer token the operator and read APIs require (call
     history, analytics, claims, plugins, agents, /metrics); empty: those routes are open."""
     metrics_token_env: str = ""
-    """Environment variable holding a token that opens ``/metrics`` only (for a scraper); the
-    API token opens it too."""
+    """Environment variable holding a token that opens ``/metrics`` and the analytics summary
+    only (counts, for a scraper or an autoscaler); the API token opens them too."""
 
 
 class OutboxConfig(_Section):
