@@ -12,7 +12,7 @@ import pytest
 from _history_kit import insurance_call
 from artagent.access import ApiAccess
 from artagent.app import create_app
-from artagent.config import LoadedConfig
+from artagent.config import ConfigError, LoadedConfig
 from artagent.plugins import PluginHost
 from artagent.runtime import Runtime
 from litestar import Litestar
@@ -124,7 +124,8 @@ async def test_without_tokens_configured_everything_is_open(make_config: MakeCon
 
 
 def test_a_token_named_but_not_set_is_a_configuration_error(make_config: MakeConfig) -> None:
-    with pytest.raises(Exception, match="server.api_token_env: environment variable TEST_API_TOKEN is not set"):
+    missing = r"server\.api_token_env: environment variable TEST_API_TOKEN is not set"
+    with pytest.raises(ConfigError, match=missing):
         make_config(GUARDED, environ={"TEST_METRICS_TOKEN": METRICS_TOKEN})
 
 

@@ -165,7 +165,8 @@ def test_every_route_is_in_http_api_md(data_dir: Path) -> None:
 
 # -- packaging -----------------------------------------------------------------------------
 def test_packaged_configurations_are_valid() -> None:
-    tokens = ("ARTAGENT_API_TOKEN", "ARTAGENT_METRICS_TOKEN", "ARTAGENT_BROWSER_PASSWORD", "ARTAGENT_BROWSER_SECRET")
+    tokens = ("ARTAGENT_API_TOKEN", "ARTAGENT_METRICS_TOKEN", "ARTAGENT_BROWSER_PASSWORD",
+              "ARTAGENT_BROWSER_SECRET")  # fmt: skip
     env = {"ARTAGENT_REDIS_PASSWORD": "test", **dict.fromkeys(tokens, "t")}
     image = parse_config((ROOT / "packaging" / "runtime.toml").read_text(), base_dir=ROOT, environ=env)
     assert (image.config.server.host, image.config.bus.redis_url) == ("0.0.0.0", "redis://redis:6379/0")
@@ -202,6 +203,7 @@ def test_the_keda_overlay_scales_on_active_calls_with_the_metrics_token() -> Non
     assert calls["authenticationRef"]["name"] == auth["metadata"]["name"]
     [secret] = auth["spec"]["secretTargetRef"]
     deployment = yaml.safe_load((ROOT / "packaging" / "k8s" / "deployment.yaml").read_text())
-    env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"]}
     assert {"name": secret["name"], "key": secret["key"]} == env["ARTAGENT_METRICS_TOKEN"]
     assert secret["parameter"] == "token"

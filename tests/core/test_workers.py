@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -58,20 +57,22 @@ async def test_a_worker_killed_mid_call_leaves_the_active_count_within_the_ttl(
 
         runtime.calls.admit("survivor-call", end)
         runtime.outbox.for_call("survivor-call").emit(CallStarted, channel="test")
-        child = subprocess.Popen(
-            [sys.executable, str(CHILD), runtime.redis_url, str(tmp_path), "doomed", "3"],
-            stdout=subprocess.PIPE, text=True,
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, str(CHILD), runtime.redis_url, str(tmp_path), "doomed", "3",
+            stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
         try:
-            line = await asyncio.to_thread(child.stdout.readline)  # type: ignore[union-attr]
-            assert line.strip() == "carrying 3"
+            assert child.stdout is not None
+            line = await asyncio.wait_for(child.stdout.readline(), 30)
+            assert line.strip() == b"carrying 3"
             await until(http, lambda s: (s["active_calls"], s["workers"]) == (4, 2), limit_s=10)
             os.kill(child.pid, signal.SIGKILL)  # mid-call: no call_ended, no goodbye
-            child.wait(timeout=10)
+            await asyncio.wait_for(child.wait(), 10)
             took = await until(http, lambda s: (s["active_calls"], s["workers"]) == (1, 1), limit_s=TTL_S + 5)
         finally:
-            if child.poll() is None:
+            if child.returncode is None:
                 child.kill()
+                await child.wait()
         assert took <= TTL_S + 1.0, f"the dead worker's calls counted for {took:.1f} s"
         body = await summary(http)
         assert body["calls_started"] - body["calls_ended"] == 4  # what the old count would say

@@ -53,9 +53,8 @@ def list_plugins(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return {"plugins": list(host.plugins.values()), "failed": host.failures}
 
 
-@get(
-    "/metrics", sync_to_thread=False, media_type=MediaType.TEXT, include_in_schema=False, guards=[metrics_guard]
-)
+@get("/metrics", sync_to_thread=False, media_type=MediaType.TEXT, include_in_schema=False,
+     guards=[metrics_guard])  # fmt: skip
 def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
     """Prometheus exposition of this worker's metrics."""
     body = generate_latest(_runtime(request).registry)

@@ -359,7 +359,8 @@ def _check_semantics(config: Config) -> list[ConfigIssue]:
         )
     if config.bus.redis_auth == "entra":
         if url == "embedded":
-            issues.append(ConfigIssue("bus.redis_auth", "'entra' signs in to an external Redis; set bus.redis_url"))
+            message = "'entra' signs in to an external Redis; set bus.redis_url"
+            issues.append(ConfigIssue("bus.redis_auth", message))
         if config.bus.redis_password_env:
             issues.append(
                 ConfigIssue("bus.redis_auth", "'entra' signs in with a token: remove bus.redis_password_env")

@@ -64,7 +64,8 @@ class LiveWorkers:
 
     async def status(self) -> dict[str, WorkerStatus]:
         """Every live worker's last heartbeat, by name (dead ones are pruned from the set)."""
-        names = sorted(n.decode() for n in await self.redis.smembers(_set_key(self.stream)))
+        members = await self.redis.smembers(_set_key(self.stream))
+        names = sorted(n.decode() if isinstance(n, bytes) else n for n in members)
         if not names:
             return {}
         values = await self.redis.mget([_worker_key(self.stream, n) for n in names])

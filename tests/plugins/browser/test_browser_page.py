@@ -148,10 +148,10 @@ async def test_the_history_view_works_with_the_operator_routes_guarded() -> None
     extra = '[server]\napi_token_env = "OPERATOR_TOKEN"\n'
     try:
         async with (
-            serve(folder, speech=FakeSpeech([VERIFY]), extra=extra, environ={"OPERATOR_TOKEN": "t"}) as guarded,
+            serve(folder, speech=FakeSpeech([VERIFY]), extra=extra, environ={"OPERATOR_TOKEN": "t"}) as gs,
             chromium() as page,
         ):
-            await _open(page, guarded)
+            await _open(page, gs)
             await page.uncheck("#use-mic")
             await page.click("#start")
             await expect(page.locator("#status")).to_have_attribute("data-state", "live")

@@ -248,7 +248,8 @@ async def test_with_the_operator_routes_guarded_the_page_reads_its_own_call_with
         assert found.json()["channel"] == "browser"
         closed = await server.http.get(f"/api/v1/calls/{call_id}", headers=headers)
         assert closed.status_code == 401  # the view token is no operator token
-        operator = await server.http.get(f"/api/v1/calls/{call_id}", headers={"authorization": "Bearer operator"})
+        operator_token = {"authorization": "Bearer operator"}
+        operator = await server.http.get(f"/api/v1/calls/{call_id}", headers=operator_token)
         assert operator.status_code == 200
         missing = await server.http.get(own)
         assert (missing.status_code, missing.json()["detail"]) == (

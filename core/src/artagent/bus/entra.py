@@ -23,7 +23,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import msgspec
 from redis.asyncio.connection import ConnectionPool
@@ -128,12 +128,13 @@ class EntraRedisCredentials(StreamingCredentialProvider):
             return self._token
 
     async def _fetch(self) -> SimpleToken:
-        if self._credential is None:
+        credential = self._credential
+        if credential is None:
             from azure.identity.aio import DefaultAzureCredential
 
-            self._credential = DefaultAzureCredential()
+            credential = self._credential = cast(AsyncTokenCredential, DefaultAzureCredential())
         try:
-            access = await self._credential.get_token(self.scope)
+            access = await credential.get_token(self.scope)
         except Exception as exc:
             raise RedisTokenError(f"no Entra ID token for Redis ({self.scope}): {exc}") from exc
         now_ms = time.time() * 1000

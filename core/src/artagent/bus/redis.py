@@ -203,11 +203,16 @@ def async_client(
 ) -> Redis:
     """The async client the outbox and subscribers' own state use: signed in with ``password``,
     or with ``credentials`` (whose renewals re-authenticate this client's connections)."""
-    auth: dict[str, object] = {"credential_provider": credentials} if credentials else {"password": password}
+    secret = None if credentials else password
     if url.startswith("unix://"):  # keepalive is a TCP option; Unix socket connections refuse it
-        client = Redis.from_url(url, socket_connect_timeout=2, **auth)
+        client = Redis.from_url(
+            url, socket_connect_timeout=2, password=secret, credential_provider=credentials
+        )
     else:
-        client = Redis.from_url(url, socket_connect_timeout=2, socket_keepalive=True, **auth)
+        client = Redis.from_url(
+            url, socket_connect_timeout=2, socket_keepalive=True, password=secret,
+            credential_provider=credentials,
+        )  # fmt: skip
     if credentials is not None:
         credentials.watch(client.connection_pool)
     return client
