@@ -167,7 +167,10 @@ class EntraRedisCredentials(StreamingCredentialProvider):
             wait = self._wait_s(fresh)
 
     async def _reauthenticate(self, token: SimpleToken) -> None:
-        await asyncio.gather(*(self._reauthenticate_pool(pool, token) for pool in self._pools))
+        passes = (self._reauthenticate_pool(pool, token) for pool in self._pools)
+        for failed in await asyncio.gather(*passes, return_exceptions=True):
+            if isinstance(failed, Exception):  # connections then reconnect when the service drops them
+                log.warning("re-authenticating a Redis connection pool failed: %r", failed)
         for listener in self._listeners:
             result = listener(token)
             if asyncio.iscoroutine(result):
