@@ -1,7 +1,10 @@
-"""Benchmark `history`: how fast the SQLite call history folds events, and reads them back.
+"""Benchmark `history`: how fast the call history stores fold events, and read them back.
 
 The real ``SqliteHistoryStore`` in a temporary folder (WAL, ``synchronous=FULL``, its two
-dedicated threads), fed the way the history subscriber feeds it: batches of ``--batch`` events
+dedicated threads), then the real Cosmos DB store (the azure-cosmos SDK) against the tests'
+local fake Cosmos DB endpoint on loopback (``cosmos_*`` figures: the SDK's and the store's own
+cost, with no network or service latency; Azure adds a few milliseconds per request). Both are
+fed the way the history subscriber feeds them: batches of ``--batch`` events
 interleaved over ``--calls`` concurrent calls, each call a greeting then ``--turns`` turns of a
 final caller transcript, a tool call and its result, and an agent reply with its latency and
 token usage, then ``call_ended``. Every document grows as its call goes on, so late batches
@@ -18,6 +21,7 @@ import asyncio
 import datetime as dt
 import json
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -35,10 +39,11 @@ from artagent.events import (
     TranscriptionReceived,
     TurnLatency,
 )  # fmt: skip
-from artagent.history import CallQuery
+from artagent.history import CallHistoryStore, CallQuery
 from artagent.history.sqlite import SqliteHistoryStore
 
-TITLE = "Call history: folding events into the SQLite store, and reading calls back"
+TITLE = "Call history: folding events into the SQLite and Cosmos DB stores, and reading calls back"
+TESTS = Path(__file__).resolve().parents[1] / "tests"  # the fake Cosmos DB endpoint lives there
 ABOUT = __doc__.split("\n\n", 1)[1].split("\n\nRun alone", 1)[0]
 FIGURES = {
     "events_per_s": Figure("events/s", "Events folded and durably written per second, all calls", ">= 2000"),
@@ -47,6 +52,11 @@ FIGURES = {
     "get_p50_ms": Figure("ms", "Median time of get() of one finished call", "< 20"),
     "list_p50_ms": Figure("ms", "Median time of list() of the newest 50 calls", "< 50"),
     "document_kib": Figure("KiB", "Size of one finished call's document as JSON"),
+    "cosmos_events_per_s": Figure("events/s", "Cosmos DB store (fake endpoint): events folded per second"),
+    "cosmos_batch_p50_ms": Figure("ms", "Cosmos DB store: median time of one apply() of a batch"),
+    "cosmos_batch_p99_ms": Figure("ms", "Cosmos DB store: 99th percentile time of one apply()"),
+    "cosmos_get_p50_ms": Figure("ms", "Cosmos DB store: median time of get() of one finished call"),
+    "cosmos_list_p50_ms": Figure("ms", "Cosmos DB store: median time of list() of the newest 50 calls"),
     "events": Figure("events", "Events folded"),
     "calls": Figure("calls", "Calls"),
 }
@@ -89,11 +99,10 @@ def _interleaved(calls: list[list[Event]]) -> list[Event]:
     return [c[k] for k in range(longest) for c in calls if k < len(c)]
 
 
-async def measure(folder: Path, args: argparse.Namespace) -> dict[str, float]:
-    store = SqliteHistoryStore(folder / "history.sqlite3")
+async def _timed(store: CallHistoryStore, events: list[Event], args: argparse.Namespace) -> dict[str, Any]:
+    """Apply every batch, then time get() and list(); the raw timings and the last document."""
     await store.start()
     try:
-        events = _interleaved([_call(i, args.turns) for i in range(args.calls)])
         batches = [events[i : i + args.batch] for i in range(0, len(events), args.batch)]
         times: list[float] = []
         started = time.perf_counter()
@@ -111,16 +120,41 @@ async def measure(folder: Path, args: argparse.Namespace) -> dict[str, float]:
             await store.list(CallQuery(limit=50))
             lists.append(time.perf_counter() - t)
         assert doc is not None and doc.status == "ended"
-        size = len(msgspec.json.encode(doc))
     finally:
         await store.close()
+    return {"elapsed": elapsed, "times": times, "gets": gets, "lists": lists, "doc": doc}
+
+
+def _figures(timed: dict[str, Any], events: int, prefix: str = "") -> dict[str, float]:
     return {
-        "events_per_s": round(len(events) / elapsed),
-        "batch_p50_ms": round(percentile(times, 50) * 1000, 2),
-        "batch_p99_ms": round(percentile(times, 99) * 1000, 2),
-        "get_p50_ms": round(percentile(gets, 50) * 1000, 3),
-        "list_p50_ms": round(percentile(lists, 50) * 1000, 3),
-        "document_kib": round(size / 1024, 1),
+        f"{prefix}events_per_s": round(events / timed["elapsed"]),
+        f"{prefix}batch_p50_ms": round(percentile(timed["times"], 50) * 1000, 2),
+        f"{prefix}batch_p99_ms": round(percentile(timed["times"], 99) * 1000, 2),
+        f"{prefix}get_p50_ms": round(percentile(timed["gets"], 50) * 1000, 3),
+        f"{prefix}list_p50_ms": round(percentile(timed["lists"], 50) * 1000, 3),
+    }
+
+
+async def _cosmos(events: list[Event], args: argparse.Namespace) -> dict[str, float]:
+    if str(TESTS) not in sys.path:
+        sys.path.insert(0, str(TESTS))
+    from _fake_cosmos import KEY, FakeCosmos
+    from artagent_cosmos.config import CosmosConfig
+    from artagent_cosmos.store import CosmosHistoryStore
+
+    async with FakeCosmos() as fake:
+        config = CosmosConfig(endpoint=fake.endpoint, key_env="COSMOS_KEY")
+        store = CosmosHistoryStore(config, key=KEY, retention_s=30 * 86_400, max_events=1000)
+        return _figures(await _timed(store, events, args), len(events), "cosmos_")
+
+
+async def measure(folder: Path, args: argparse.Namespace) -> dict[str, float]:
+    events = _interleaved([_call(i, args.turns) for i in range(args.calls)])
+    sqlite = await _timed(SqliteHistoryStore(folder / "history.sqlite3", max_events=1000), events, args)
+    return {
+        **_figures(sqlite, len(events)),
+        **await _cosmos(events, args),
+        "document_kib": round(len(msgspec.json.encode(sqlite["doc"])) / 1024, 1),
         "events": len(events),
         "calls": args.calls,
     }

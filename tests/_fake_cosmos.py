@@ -6,7 +6,8 @@ partition key ranges; documents create, upsert, read, replace (``If-Match``), de
 (:mod:`_fake_cosmos_sql`). Every request must carry ``x-ms-date`` and a valid ``Authorization``:
 a master-key HMAC signature (checked against the key, as the service does) or an Entra ID
 bearer token this fake was told to accept. Items expire by TTL (the container's
-``defaultTtl`` or the item's ``ttl``, counted from ``_ts``) on the fake's own clock.
+``defaultTtl`` or the item's ``ttl``, counted from ``_ts``) on the fake's own clock. An item
+larger than 2 MB (its JSON, system properties included) is refused with 413, as the service does.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from _fake_cosmos_sql import QuerySyntaxError, parse, run
 from aiohttp import web
 
 KEY = base64.b64encode(b"artagent-fake-cosmos-account-key-0123456789-abcdefghijklmnop").decode()
+MAX_ITEM_BYTES = 2 * 1024 * 1024
+"""Cosmos DB's limit on one item."""
 
 
 @dataclass
@@ -56,12 +59,14 @@ class FakeCosmos:
         self.containers: dict[tuple[str, str], Container] = {}
         self.requests: list[Request] = []
         self.fail_next: list[int] = []
+        self.largest_item = 0
+        """The size of the largest item written, in bytes of compact JSON."""
         """Statuses to answer the next document writes with (503: a throttled or failing service)."""
         self._runner: web.AppRunner | None = None
         self.endpoint = ""
 
     async def __aenter__(self) -> FakeCosmos:
-        app = web.Application(client_max_size=4 * 1024 * 1024)
+        app = web.Application(client_max_size=16 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -198,6 +203,10 @@ class FakeCosmos:
             raise _Refused(400, "BadRequest", "the partition key header does not match the document")
         item = {**body, "_rid": _rid(), "_self": "", "_etag": _etag(), "_attachments": "attachments/",
                 "_ts": int(self.clock())}  # fmt: skip
+        size = len(json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode())
+        if size > MAX_ITEM_BYTES:
+            raise _Refused(413, "RequestEntityTooLarge", f"Request size is too large ({size} bytes)")
+        self.largest_item = max(self.largest_item, size)
         return (pk, body["id"]), item
 
     def _write(self, request: web.Request, coll: Container, body: dict[str, Any]) -> web.Response:

@@ -14,7 +14,9 @@ from artagent.events import (
     EscalationRequested,
     Event,
     PlaybackInterrupted,
+    PlaybackStarted,
     SpeechStarted,
+    SpeechStopped,
     ToolCalled,
     ToolCompleted,
     TranscriptionReceived,
@@ -89,4 +91,36 @@ def short_call(
     s.add(TranscriptionReceived, text="Hi.", is_final=True)
     s.add(AgentResponseGenerated, agent=agent, text="Hello.", turn=1, latency=TurnLatency(total_ms=500.0))
     s.add(CallEnded, reason="caller_hangup", duration_ms=3000.0, outcome=outcome, turns=1)
+    return s.events
+
+
+def long_call(call_id: str, turns: int, start: dt.datetime = T0, *, ended: bool = True) -> list[Event]:
+    """A long conversation as a real session publishes it: per turn the VAD's start and stop and
+    two partials (not kept), the caller's final transcript, the agent's reply with its latency and
+    token usage, and playback starting; a tool call every fifth turn."""
+    s = Script(call_id, start)
+    s.add(CallStarted, channel="acs", caller="+14255550100", callee="+18005550199", scenario="insurance",
+          worker="worker-a")  # fmt: skip
+    for turn in range(1, turns + 1):
+        s.add(SpeechStarted, offset_ms=1000.0 * turn)
+        s.add(TranscriptionReceived, text="The car was parked on", is_final=False)
+        s.add(TranscriptionReceived, text="The car was parked on Elm Street", is_final=False)
+        s.add(SpeechStopped, offset_ms=1000.0 * turn + 900)
+        s.add(TranscriptionReceived, text=f"The car was parked on Elm Street, turn {turn}, near number 42.",
+              is_final=True, language="en-US", confidence=0.91, start_ms=1000.0 * turn,
+              end_ms=1000.0 * turn + 900)  # fmt: skip
+        if turn % 5 == 0:
+            s.add(ToolCalled, tool="lookup_policy", tool_call_id=f"t-{turn}", agent="claims",
+                  arguments={"policy": "PX-1234"})  # fmt: skip
+            s.add(ToolCompleted, tool="lookup_policy", tool_call_id=f"t-{turn}", ok=True,
+                  result={"holder": "Ana Smith", "coverage": "comprehensive"}, duration_ms=42.5)  # fmt: skip
+        latency = TurnLatency(end_of_turn_ms=400.0, stt_ms=120.0, model_first_token_ms=300.0,
+                              tts_first_audio_ms=150.0, total_ms=970.0)  # fmt: skip
+        s.add(AgentResponseGenerated, agent="claims", turn=turn, latency=latency, model="gpt-4o-mini",
+              text="Thank you. I have noted that. Was anyone hurt, and where is the car now?",
+              prompt_tokens=1200 + turn, completion_tokens=24)  # fmt: skip
+        s.add(PlaybackStarted, agent="claims", turn=turn)
+    if ended:
+        s.add(CallEnded, reason="caller_hangup", duration_ms=4000.0 * turns, outcome="claim_recorded",
+              turns=turns)  # fmt: skip
     return s.events

@@ -165,9 +165,45 @@ def test_every_route_is_in_http_api_md(data_dir: Path) -> None:
 
 # -- packaging -----------------------------------------------------------------------------
 def test_packaged_configurations_are_valid() -> None:
-    env = {"ARTAGENT_REDIS_PASSWORD": "test"}
+    tokens = ("ARTAGENT_API_TOKEN", "ARTAGENT_METRICS_TOKEN", "ARTAGENT_BROWSER_PASSWORD",
+              "ARTAGENT_BROWSER_SECRET")  # fmt: skip
+    env = {"ARTAGENT_REDIS_PASSWORD": "test", **dict.fromkeys(tokens, "t")}
     image = parse_config((ROOT / "packaging" / "runtime.toml").read_text(), base_dir=ROOT, environ=env)
     assert (image.config.server.host, image.config.bus.redis_url) == ("0.0.0.0", "redis://redis:6379/0")
     configmap = yaml.safe_load((ROOT / "packaging" / "k8s" / "configmap.yaml").read_text())
     k8s = parse_config(configmap["data"]["runtime.toml"], base_dir=ROOT, environ=env)
     assert k8s.secret("bus.redis_password_env") == "test"
+    for loaded in (image, k8s):  # reachable from other machines: reads and the page are protected
+        assert loaded.secret("server.api_token_env") and loaded.secret("server.metrics_token_env")
+        browser = loaded.config.plugins["browser"]
+        assert browser["auth"] != "none" and browser["secret_env"]
+    compose = yaml.safe_load((ROOT / "packaging" / "compose.yaml").read_text())
+    assert set(compose["services"]["app"]["environment"]) == set(tokens)
+    deployment = yaml.safe_load((ROOT / "packaging" / "k8s" / "deployment.yaml").read_text())
+    env_names = {e["name"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env_names == {"ARTAGENT_REDIS_PASSWORD", *tokens}
+
+
+def test_the_keda_overlay_scales_on_active_calls_with_the_metrics_token() -> None:
+    """packaging/k8s-keda: the base minus its CPU-only HPA, plus a KEDA ScaledObject reading
+    active_calls from the analytics summary with the Secret's metrics token."""
+    from artagent_analytics.store import Summary
+
+    overlay = ROOT / "packaging" / "k8s-keda"
+    kustomization = yaml.safe_load((overlay / "kustomization.yaml").read_text())
+    assert kustomization["resources"][0] == "../k8s"
+    assert "kind: HorizontalPodAutoscaler" in kustomization["patches"][0]["patch"]
+    docs = {d["kind"]: d for d in yaml.safe_load_all((overlay / "scaledobject.yaml").read_text())}
+    scaled, auth = docs["ScaledObject"], docs["TriggerAuthentication"]
+    assert scaled["spec"]["scaleTargetRef"]["name"] == "artagent"
+    calls = next(t for t in scaled["spec"]["triggers"] if t["type"] == "metrics-api")
+    assert calls["metadata"]["url"].endswith("/api/v1/analytics/summary")
+    assert calls["metadata"]["valueLocation"] in Summary.__struct_fields__
+    assert calls["metadata"]["authMode"] == "bearer"
+    assert calls["authenticationRef"]["name"] == auth["metadata"]["name"]
+    [secret] = auth["spec"]["secretTargetRef"]
+    deployment = yaml.safe_load((ROOT / "packaging" / "k8s" / "deployment.yaml").read_text())
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"]}
+    assert {"name": secret["name"], "key": secret["key"]} == env["ARTAGENT_METRICS_TOKEN"]
+    assert secret["parameter"] == "token"

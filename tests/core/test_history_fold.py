@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 
 import pytest
-from _history_kit import T0, Script, insurance_call
+from _history_kit import T0, Script, insurance_call, long_call
 from artagent.events import AgentResponseGenerated, CallEnded, CallStarted, ToolCalled, ToolCompleted
-from artagent.history import CallDocument, LatencySummary, fold_events
+from artagent.history import CallDocument, DocumentTooLargeError, LatencySummary, fit_document, fold_events
 
 
 def fold(events: list) -> CallDocument:  # type: ignore[type-arg]
@@ -121,3 +121,41 @@ def test_a_resumed_call_keeps_its_first_start_and_the_last_end() -> None:
 def test_an_event_of_another_call_is_refused() -> None:
     with pytest.raises(ValueError, match="belongs to call 'call-42', not 'call-other'"):
         fold_events(None, "call-other", insurance_call())
+
+
+def test_the_raw_events_keep_the_first_and_last_halves_whatever_the_fold_order() -> None:
+    events = long_call("call-long", 40)
+    whole, _ = fold_events(None, "call-long", events, max_events=10)
+    assert whole is not None and len(whole.events) == 10
+    assert whole.events_omitted == whole.event_count - 10 > 0
+    uncapped, _ = fold_events(None, "call-long", events)
+    assert uncapped is not None
+    every = [int(e["seq"]) for e in uncapped.events]
+    assert [int(e["seq"]) for e in whole.events] == every[:5] + every[-5:]
+    assert whole.events[0]["type"] == "call_started" and whole.events[-1]["type"] == "call_ended"
+    shuffled = list(events)
+    random.Random(7).shuffle(shuffled)
+    doc = None
+    for start in range(0, len(shuffled), 13):
+        doc, _ = fold_events(doc, "call-long", shuffled[start : start + 13], max_events=10)
+    assert doc == whole
+    assert len(whole.transcript) == 80 and whole.turns == 40  # the typed lists keep everything
+
+
+def test_a_document_made_to_fit_drops_raw_events_then_the_oldest_turns_and_says_so() -> None:
+    import msgspec
+
+    doc, _ = fold_events(None, "call-long", long_call("call-long", 200), max_events=100)
+    assert doc is not None
+    size = lambda d: len(msgspec.json.encode(d))  # noqa: E731
+    full = size(doc)
+    fit_document(doc, size, full - 1)  # the raw events are enough
+    assert doc.transcript_omitted == 0 and 0 < len(doc.events) < 100 and size(doc) <= full - 1
+    fit_document(doc, size, full // 2)
+    assert doc.events == [] and doc.transcript_omitted > 0 and size(doc) <= full // 2
+    assert doc.turns == 200 and doc.agents == ["claims"]  # counted before, kept after
+    assert doc.transcript[-1].turn == 200  # the newest turns stay
+    assert len(doc.transcript) + doc.transcript_omitted == 400
+    assert len(doc.tool_calls) + doc.tool_calls_omitted == 40
+    with pytest.raises(DocumentTooLargeError, match="even without its transcript"):
+        fit_document(doc, size, 100)

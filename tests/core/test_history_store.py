@@ -11,13 +11,14 @@ from pathlib import Path
 import msgspec
 import pytest
 from _fake_cosmos import KEY, FakeCosmos
-from _history_kit import T0, insurance_call, short_call
+from _history_kit import T0, insurance_call, long_call, short_call
 from artagent.history import CallDocument, CallHistoryStore, CallQuery, fold_events
 from artagent.history.sqlite import SqliteHistoryStore
 from artagent_cosmos.config import CosmosConfig
 from artagent_cosmos.store import CosmosHistoryStore
 
 RETENTION_S = 30 * 86_400
+MAX_EVENTS = 1000  # [history] max_events' default
 Opener = Callable[[], Awaitable[CallHistoryStore]]
 
 
@@ -31,10 +32,10 @@ async def open_store(request: pytest.FixtureRequest, data_dir: Path) -> AsyncIte
         async def open_one() -> CallHistoryStore:
             store: CallHistoryStore
             if request.param == "sqlite":
-                store = SqliteHistoryStore(data_dir / "history.sqlite3")
+                store = SqliteHistoryStore(data_dir / "history.sqlite3", max_events=MAX_EVENTS)
             else:
                 config = CosmosConfig(endpoint=fake.endpoint, key_env="COSMOS_KEY")
-                store = CosmosHistoryStore(config, key=KEY, retention_s=RETENTION_S)
+                store = CosmosHistoryStore(config, key=KEY, retention_s=RETENTION_S, max_events=MAX_EVENTS)
             await store.start()
             opened.append(store)
             return store
@@ -166,3 +167,35 @@ async def test_documents_keep_every_json_value_tools_return(store: CallHistorySt
     [tool] = doc.tool_calls
     assert (tool.arguments, tool.result, tool.duration_ms) == ({"policy": "P-100"}, {"holder": "Ana"}, 42.5)
     assert msgspec.json.decode(msgspec.json.encode(doc), type=CallDocument) == doc
+
+
+async def test_a_very_long_call_is_stored_whole_or_says_what_it_left_out(store: CallHistoryStore) -> None:
+    """3,000 turns (about 25,000 events): past what one Cosmos DB item holds even with the raw
+    events bounded. Every batch is stored (none is refused for ever, which would redeliver it
+    for ever); the raw events keep the call's first and last 500; a store with a size limit drops
+    the oldest turns and counts them, one without keeps everything."""
+    turns = 3000
+    events = long_call("call-long", turns)
+    for start in range(0, len(events), 2048):
+        await store.apply(events[start : start + 2048])
+    doc = await store.get("call-long")
+    assert doc is not None
+    assert (doc.status, doc.outcome, doc.turns) == ("ended", "claim_recorded", turns)
+    kept_types = {"call_started", "transcription_received", "agent_response_generated", "tool_called",
+                  "tool_completed", "playback_started", "call_ended"}  # fmt: skip
+    assert doc.event_count == sum(
+        1 for e in events if e.type_tag() in kept_types and getattr(e, "is_final", True)
+    )
+    assert len(doc.events) + doc.events_omitted == doc.event_count
+    assert len(doc.events) <= MAX_EVENTS
+    if doc.events:
+        assert doc.events[0]["type"] == "call_started" and doc.events[-1]["type"] == "call_ended"
+    assert len(doc.transcript) + doc.transcript_omitted == 2 * turns
+    assert len(doc.tool_calls) + doc.tool_calls_omitted == turns // 5
+    assert doc.transcript[-1].text.startswith("Thank you") and doc.transcript[-1].turn == turns
+    if store.name == "sqlite":
+        assert doc.transcript_omitted == doc.tool_calls_omitted == 0 and len(doc.events) == MAX_EVENTS
+    else:  # a Cosmos DB item is at most 2 MB: the oldest turns made room for the newest
+        assert doc.transcript_omitted > 0 and doc.agents == ["claims"]
+    assert await store.apply(events[-4000:]) == []  # redelivered: nothing folded twice
+    assert await store.get("call-long") == doc

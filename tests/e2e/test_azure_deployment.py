@@ -8,20 +8,29 @@ installed) are checked for real.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata as md
 import os
+import socket
 import subprocess
 import sys
 import tomllib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import msgspec
+import uvicorn
 import yaml
+from artagent.app import create_app
+from artagent.config import parse_config
 from artagent.config_check import check_config
 from artagent.hookspecs import hookimpl
 from artagent.plugins import PluginHost
 from artagent.providers import ProviderSpec
+from artagent.runtime import Runtime
 from artagent_analytics.store import Summary
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,6 +99,9 @@ def test_the_azure_file_names_every_secret_of_the_stack() -> None:
         "plugins.openai.routers.azure.api_key_env": "AZURE_OPENAI_API_KEY",
         "plugins.acs.connection_string_env": "ACS_CONNECTION_STRING",
         "plugins.cosmos.key_env": "COSMOS_KEY",
+        "server.api_token_env": "ARTAGENT_API_TOKEN",
+        "server.metrics_token_env": "ARTAGENT_METRICS_TOKEN",
+        "plugins.browser.secret_env": "ARTAGENT_BROWSER_SECRET",
     }
 
 
@@ -165,3 +177,69 @@ def test_the_manifest_scales_on_active_calls_from_the_analytics_summary() -> Non
     assert rule["metadata"]["valueLocation"] in Summary.__struct_fields__
     assert int(rule["metadata"]["targetValue"]) > 0
     assert 1 <= scale["minReplicas"] < scale["maxReplicas"]
+    # The summary is behind the metrics token: the rule sends the secret that variable holds.
+    assert rule["metadata"]["authMode"] == "bearer"
+    [auth] = rule["auth"]
+    assert auth["triggerParameter"] == "token"
+    env = {e["name"]: e.get("secretRef") for e in CONTAINER["env"]}
+    assert auth["secretRef"] == env[SETTINGS["server"]["metrics_token_env"]]
+
+
+# -- what the public ingress exposes ---------------------------------------------------------
+def test_the_public_deployment_protects_reads_and_the_browser_page() -> None:
+    assert APP["properties"]["configuration"]["ingress"]["external"] is True
+    assert SETTINGS["server"]["api_token_env"] and SETTINGS["server"]["metrics_token_env"]
+    browser = SETTINGS["plugins"]["browser"]
+    # Tokens signed by one replica verify on another; no anonymous conversations on the budget.
+    assert browser["secret_env"]
+    assert browser["auth"] == "oidc" or browser.get("page") is False
+    assert browser["auth"] != "none"
+
+
+@asynccontextmanager
+async def azure_app() -> AsyncIterator[httpx.AsyncClient]:
+    """The app as runtime.azure.toml builds it (every plugin of the stack, the variables set to
+    stand-in values), on a loopback port; the runtime is not started (no Azure, no Redis): the
+    guards and the browser's auth answer before any of that is needed."""
+    environ = {variable: f"value-of-{variable}" for variable in VARIABLES.values()}
+    loaded = parse_config(AZURE_TOML.read_text(), base_dir=ROOT, source=str(AZURE_TOML), environ=environ)
+    runtime = Runtime(loaded, host=host_for_the_azure_stack(), load_entry_points=False)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(create_app(runtime), lifespan="off", log_level="warning"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            assert not task.done(), "the server did not start"
+            await asyncio.sleep(0.02)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{sock.getsockname()[1]}") as http:
+            yield http
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+async def test_the_azure_app_refuses_anonymous_reads_and_conversations() -> None:
+    api = {"authorization": "Bearer value-of-ARTAGENT_API_TOKEN"}
+    metrics = {"authorization": "Bearer value-of-ARTAGENT_METRICS_TOKEN"}
+    async with azure_app() as http:
+        reads = ["/api/v1/calls", "/api/v1/calls/call-1", "/api/v1/insurance/claims", "/api/v1/agents",
+                 "/api/v1/analytics/calls/call-1", "/api/v1/plugins", "/asyncapi"]  # fmt: skip
+        for path in reads:
+            refused = await http.get(path)
+            assert refused.status_code == 401, path
+            assert refused.json()["detail"].startswith("Authorization: a bearer token is required")
+            assert (await http.get(path, headers=metrics)).status_code == 401, path
+        for path in ("/metrics", "/api/v1/analytics/summary"):
+            assert (await http.get(path)).status_code == 401, path
+        assert (await http.get("/metrics", headers=metrics)).status_code == 200
+        assert (await http.get("/api/v1/plugins", headers=api)).status_code == 200
+        # The page is served, but a conversation needs an Entra ID bearer token.
+        assert (await http.get("/api/v1/browser/config")).json()["auth"] == "oidc"
+        anonymous = await http.post("/api/v1/browser/sessions", json={})
+        assert anonymous.status_code == 401
+        assert anonymous.json()["detail"] == (
+            "Authorization: a bearer token from the identity provider is required"
+        )
+        assert (await http.get("/health")).status_code == 200

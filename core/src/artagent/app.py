@@ -1,4 +1,8 @@
-"""The Litestar application: health, readiness, metrics, plugin listing, bus docs, plugin routes."""
+"""The Litestar application: health, readiness, metrics, plugin listing, bus docs, plugin routes.
+
+Everything but ``/health``, ``/readiness`` and the OpenAPI document is behind the operator
+guards of :mod:`artagent.access` (open until ``[server] api_token_env`` is set).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from litestar.openapi import OpenAPIConfig
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from artagent import __version__
+from artagent.access import metrics_guard, operator_guard
 from artagent.agents.api import agent_routes
 from artagent.history.routes import history_router
 from artagent.runtime import Runtime
@@ -42,14 +47,15 @@ def readiness(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     return Response(body, status_code=200 if not waiting else 503)
 
 
-@get("/api/v1/plugins", sync_to_thread=False, tags=["plugins"])
+@get("/api/v1/plugins", sync_to_thread=False, tags=["plugins"], guards=[operator_guard])
 def list_plugins(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """Loaded plugins with what each registered, and plugins that failed to load."""
     host = _runtime(request).plugins
     return {"plugins": list(host.plugins.values()), "failed": host.failures}
 
 
-@get("/metrics", sync_to_thread=False, media_type=MediaType.TEXT, include_in_schema=False)
+@get("/metrics", sync_to_thread=False, media_type=MediaType.TEXT, include_in_schema=False,
+     guards=[metrics_guard])  # fmt: skip
 def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
     """Prometheus exposition of this worker's metrics."""
     body = generate_latest(_runtime(request).registry)
@@ -58,7 +64,7 @@ def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
     return Response(body, media_type=CONTENT_TYPE_LATEST, headers={"content-type": CONTENT_TYPE_LATEST})
 
 
-@get("/asyncapi", sync_to_thread=False, tags=["bus"])
+@get("/asyncapi", sync_to_thread=False, tags=["bus"], guards=[operator_guard])
 def asyncapi(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """The AsyncAPI 3.0 document of the event bus (streams, consumer groups, event payloads)."""
     runtime = _runtime(request)

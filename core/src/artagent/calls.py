@@ -32,6 +32,7 @@ class ActiveCalls:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self._calls: dict[str, EndCall] = {}
         self._changed = asyncio.Condition()
+        self._listeners: list[Callable[[], None]] = []
         self.draining = False
         gauge = Gauge("artagent_active_calls", "Calls this worker is carrying", registry=registry)
         gauge.set_function(lambda: len(self._calls))
@@ -42,6 +43,14 @@ class ActiveCalls:
     def __contains__(self, call_id: object) -> bool:
         return call_id in self._calls
 
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (no arguments, must not block) whenever a call starts or ends."""
+        self._listeners.append(listener)
+
+    def _notify(self) -> None:
+        for listener in self._listeners:
+            listener()
+
     def admit(self, call_id: str, end: EndCall) -> None:
         """Start carrying a call; raises :class:`DrainingError` while draining."""
         if self.draining:
@@ -49,9 +58,11 @@ class ActiveCalls:
         if call_id in self._calls:
             raise ValueError(f"call {call_id!r} is already active on this worker")
         self._calls[call_id] = end
+        self._notify()
 
     async def finished(self, call_id: str) -> None:
         if self._calls.pop(call_id, None) is not None:
+            self._notify()
             async with self._changed:
                 self._changed.notify_all()
 

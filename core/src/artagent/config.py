@@ -59,6 +59,10 @@ class RuntimeConfig(_Section):
     """Refuse to start when a plugin fails to load, instead of starting without it."""
     worker_name: str = ""
     """This process's name on the bus (consumer names); empty: host name and process id."""
+    heartbeat_ttl_s: Annotated[float, msgspec.Meta(ge=1)] = 15.0
+    """This worker's entry in the live-worker registry (its active calls, which the deployment's
+    active-call count sums) expires this long after its last heartbeat; it beats every third
+    of it and whenever a call starts or ends."""
 
 
 class ServerConfig(_Section):
@@ -68,6 +72,12 @@ class ServerConfig(_Section):
     """TCP port of the HTTP/WebSocket server (0: any free port)."""
     drain_timeout_s: Annotated[float, msgspec.Meta(ge=0)] = 30.0
     """On SIGTERM, how long active calls may go on before they are ended politely."""
+    api_token_env: str = ""
+    """Environment variable holding the bearer token the operator and read APIs require (call
+    history, analytics, claims, plugins, agents, /metrics); empty: those routes are open."""
+    metrics_token_env: str = ""
+    """Environment variable holding a token that opens ``/metrics`` and the analytics summary
+    only (counts, for a scraper or an autoscaler); the API token opens them too."""
 
 
 class OutboxConfig(_Section):
@@ -86,6 +96,10 @@ class BusConfig(_Section):
     """'embedded' starts a private Redis under data_dir; else a redis://, rediss:// or unix:// URL."""
     redis_password_env: str | None = None
     """Name of the environment variable holding the Redis password, if one is needed."""
+    redis_auth: Literal["password", "entra"] = "password"
+    """How to sign in to Redis: ``password`` (the one of ``redis_password_env``, or none) or
+    ``entra`` (a Microsoft Entra ID token from azure-identity's DefaultAzureCredential, renewed
+    before it expires, with the identity's object id as the user name: Azure Managed Redis)."""
     stream: str = "artagent:events"
     """Redis Stream that carries every event."""
     stream_maxlen: Positive = 1_000_000
@@ -207,6 +221,9 @@ class HistoryConfig(_Section):
     """Calls whose last event is older than this are deleted (and expire by TTL where the store has one)."""
     purge_interval_s: PositiveFloat = 3600.0
     """How often the retention pass deletes expired calls."""
+    max_events: Annotated[int, msgspec.Meta(ge=0)] = 1000
+    """Raw events a call document keeps (the first half and the last half of the call's); the
+    transcript, tool calls and other lists keep everything. Bounds a long call's document."""
 
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -368,6 +385,14 @@ def _check_semantics(config: Config) -> list[ConfigIssue]:
     endpoint = config.observability.otlp_endpoint
     if endpoint and not endpoint.startswith(("http://", "https://")):
         issues.append(ConfigIssue("observability.otlp_endpoint", "must be an http:// or https:// URL"))
+    if config.bus.redis_auth == "entra":
+        if url == "embedded":
+            message = "'entra' signs in to an external Redis; set bus.redis_url"
+            issues.append(ConfigIssue("bus.redis_auth", message))
+        if config.bus.redis_password_env:
+            issues.append(
+                ConfigIssue("bus.redis_auth", "'entra' signs in with a token: remove bus.redis_password_env")
+            )
     return issues + _check_session(config.session)
 
 

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from artagent.events import Event, EventCatalogue
     from artagent.history.store import StoreSpec
     from artagent.providers import ProviderSpec
+    from artagent.workers import LiveWorkers
 
 PROJECT = "artagent"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -77,13 +78,16 @@ def register_subscribers(  # type: ignore[empty-body]
 
 @hookspec
 def register_routes(  # type: ignore[empty-body]
-    config: Any, secrets: Mapping[str, str], redis: Redis, catalogue: EventCatalogue
+    config: Any, secrets: Mapping[str, str], redis: Redis, catalogue: EventCatalogue, workers: LiveWorkers
 ) -> Iterable[Any]:
     """Return Litestar route handlers, controllers or routers to mount on the app.
 
     Paths are the plugin's to choose; by convention ``/api/v1/<plugin>/...``. Called once while
     the runtime is built, before Redis is connected: handlers use ``redis`` only when requests
-    arrive.
+    arrive. ``workers`` reads the deployment's live workers and the calls they carry
+    (:class:`artagent.workers.LiveWorkers`). Routes that show call data put
+    :func:`artagent.access.operator_guard` on themselves, so ``[server] api_token_env``
+    protects them like core's.
     """
 
 

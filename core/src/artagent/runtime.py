@@ -19,6 +19,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 from redis.exceptions import RedisError
 
+from artagent.access import ApiAccess
 from artagent.agents.builtin import BUILTIN_TOOLS
 from artagent.agents.catalog import AgentCatalog
 from artagent.agents.layer import AgentsLayer, wall_clock_zone
@@ -27,7 +28,7 @@ from artagent.agents.routing import ModelRouting
 from artagent.agents.selection import ScenarioSelector
 from artagent.agents.tools import ToolRegistry
 from artagent.bus.outbox import Outbox
-from artagent.bus.redis import EmbeddedRedis, async_client, redis_url
+from artagent.bus.redis import EmbeddedRedis, async_client, redis_credentials, redis_url
 from artagent.bus.subscribers import BusConsumers, Subscription
 from artagent.calls import ActiveCalls
 from artagent.config import ConfigError, ConfigIssue, LoadedConfig
@@ -43,6 +44,7 @@ from artagent.providers import ProviderRegistry, ProviderSpec
 from artagent.session.latency import SessionMetrics
 from artagent.session.launcher import SessionLauncher, WarmUpError
 from artagent.session.turns import EndpointingTurnDetector
+from artagent.workers import LiveWorkers, WorkerBeacon
 
 __all__ = ["Runtime"]
 
@@ -84,6 +86,7 @@ class Runtime:
         self.loaded = loaded
         self.config = cfg
         self.worker = cfg.runtime.worker_name or default_worker_name()
+        self.access = ApiAccess.from_config(loaded)
         self.registry = CollectorRegistry()
         self.tracing = tracing or tracing_from_config(loaded, worker=self.worker, version=_version())
         ProcessCollector(registry=self.registry)
@@ -116,7 +119,8 @@ class Runtime:
         self.embedded = EmbeddedRedis(loaded.data_dir) if cfg.bus.redis_url == "embedded" else None
         self.redis_url = redis_url(loaded)
         password = loaded.secret("bus.redis_password_env")
-        self.redis = async_client(self.redis_url, password)
+        self.redis_credentials = redis_credentials(loaded)
+        self.redis = async_client(self.redis_url, password, self.redis_credentials)
         self.outbox = Outbox(
             self.redis,
             self.catalogue,
@@ -131,6 +135,7 @@ class Runtime:
         self.consumers = BusConsumers(
             url=self.redis_url,
             password=password,
+            credentials=self.redis_credentials,
             stream=cfg.bus.stream,
             consumer=self.worker,
             catalogue=self.catalogue,
@@ -141,10 +146,12 @@ class Runtime:
             registry=self.registry,
             tracing=self.tracing,
         )
+        self.workers = LiveWorkers(self.redis, stream=cfg.bus.stream)
         services: dict[str, Any] = {
             "redis": self.redis,
             "metrics": self.registry,
             "catalogue": self.catalogue,
+            "workers": self.workers,
         }
         if self.history.enabled:
             self.consumers.add(self.history.subscription())
@@ -161,6 +168,10 @@ class Runtime:
         self.agents = self._agents_layer(loaded)
         self.checks: dict[str, str] = {"plugins": "ok", "bus": "not connected yet"}
         self.calls = ActiveCalls(self.registry)
+        self.beacon = WorkerBeacon(
+            self.redis, self.calls, stream=cfg.bus.stream, worker=self.worker,
+            ttl_s=cfg.runtime.heartbeat_ttl_s,
+        )  # fmt: skip
         self.loop_lag = LoopLagMonitor(registry=self.registry)
         try:
             self.sessions = SessionLauncher(
@@ -248,6 +259,7 @@ class Runtime:
             self.checks["bus"] = f"cannot reach Redis at {self.redis_url}: {exc}"
             raise BusUnavailableError(self.checks["bus"]) from exc
         self.loop_lag.start()
+        await self.beacon.start()
         await self.outbox.start()
         await self.history.start()
         await self.consumers.start()
@@ -282,11 +294,14 @@ class Runtime:
             self._warm_up.cancel()
             await asyncio.wait({self._warm_up})
         await self.consumers.stop()
+        await self.beacon.stop()
         await self.history.stop()
         await self.outbox.close()
         await self.loop_lag.stop()
         await self.redis.aclose()
         await asyncio.get_running_loop().run_in_executor(None, self.tracing.shutdown)  # last spans out
+        if self.redis_credentials is not None:
+            await self.redis_credentials.close()
         if self.embedded is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.embedded.stop)
 

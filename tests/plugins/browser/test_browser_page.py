@@ -174,6 +174,36 @@ async def test_a_spoken_conversation_with_barge_in(speaking_server: Server, call
         await _show_from_history(page)
 
 
+async def test_the_history_view_works_with_the_operator_routes_guarded() -> None:
+    """``[server] api_token_env`` set: the page shows its own finished call with its view token."""
+    folder = Path(tempfile.mkdtemp(prefix="aa-", dir="/tmp"))
+    extra = '[server]\napi_token_env = "OPERATOR_TOKEN"\n'
+    try:
+        async with (
+            serve(folder, speech=FakeSpeech([VERIFY]), extra=extra, environ={"OPERATOR_TOKEN": "t"}) as gs,
+            chromium() as page,
+        ):
+            await _open(page, gs)
+            await page.uncheck("#use-mic")
+            await page.click("#start")
+            await expect(page.locator("#status")).to_have_attribute("data-state", "live")
+            await page.fill("#text-input", VERIFY)
+            await page.press("#text-input", "Enter")
+            answer = page.locator("#transcript li.turn.agent[data-agent=auth]:not([data-pending])").last
+            await expect(answer).to_contain_text("you're verified", timeout=15_000)
+            await page.click("#stop")
+            await expect(page.locator("#status")).to_have_attribute("data-state", "ended")
+            await page.click("#call-link a")
+            await expect(page.locator("#status")).to_have_attribute("data-state", "history", timeout=15_000)
+            await expect(page.locator("#transcript li.turn.caller")).to_contain_text("John Smith")
+            # Another call, with no view token in this tab: the operator route says what it needs.
+            await page.fill("#history-call", "browser-someone-else")
+            await page.press("#history-call", "Enter")
+            await expect(page.locator("#status")).to_contain_text("a bearer token is required")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 async def _show_from_history(page: Page) -> None:
     """The finished call, reopened from its link: the history's transcript and latency."""
     await page.click("#call-link a")

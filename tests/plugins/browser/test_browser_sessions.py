@@ -4,6 +4,7 @@ and the refusals that name what is wrong; conversations refused before anything 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -220,3 +221,55 @@ async def test_a_scenario_gone_since_the_token_was_issued_is_refused(data_dir: P
             await ws.wait_closed()
         assert (ws.close_code, ws.close_reason) == (1008, "no scenario named 'bakery' (scenarios: insurance)")
         assert not server.runtime.calls
+
+
+async def test_with_the_operator_routes_guarded_the_page_reads_its_own_call_with_its_view_token(
+    data_dir: Path,
+) -> None:
+    """``[server] api_token_env`` closes ``/api/v1/calls/{id}`` to the page; the view token that
+    came with its session token opens that call, and only that call, on the browser's route."""
+    extra = '[server]\napi_token_env = "OPERATOR_TOKEN"\n'
+    async with serve(data_dir, extra=extra, environ={"OPERATOR_TOKEN": "operator"}) as server:
+        session = await server.token()
+        other = await server.token()
+        call_id, view = session["call_id"], session["view_token"]
+        ws = await connect(f"{server.ws_url}?token={session['token']}", max_size=None)
+        await ws.send(json.dumps({"type": "hangup"}))
+        async for _ in ws:  # until the server closes: the call is over
+            pass
+        own = f"/api/v1/browser/calls/{call_id}"
+        headers = {"authorization": f"Bearer {view}"}
+        for _ in range(100):  # the history subscriber folds the call from the bus
+            found = await server.http.get(own, headers=headers)
+            if found.status_code == 200 and found.json()["status"] == "ended":
+                break
+            await asyncio.sleep(0.1)
+        assert found.status_code == 200 and found.json()["call_id"] == call_id
+        assert found.json()["channel"] == "browser"
+        closed = await server.http.get(f"/api/v1/calls/{call_id}", headers=headers)
+        assert closed.status_code == 401  # the view token is no operator token
+        operator_token = {"authorization": "Bearer operator"}
+        operator = await server.http.get(f"/api/v1/calls/{call_id}", headers=operator_token)
+        assert operator.status_code == 200
+        missing = await server.http.get(own)
+        assert (missing.status_code, missing.json()["detail"]) == (
+            401,
+            "Authorization: the call's view token is required (Bearer ...)",
+        )
+        elsewhere = await server.http.get(f"/api/v1/browser/calls/{other['call_id']}", headers=headers)
+        assert elsewhere.status_code == 401
+        assert elsewhere.json()["detail"] == f"this view token is for another call, not {other['call_id']!r}"
+        session_token = {"authorization": f"Bearer {session['token']}"}
+        assert (await server.http.get(own, headers=session_token)).status_code == 401
+
+
+def test_a_view_token_expires_after_history_ttl_s() -> None:
+    tokens = SessionTokens(None, key=b"k" * 32, view_ttl_s=60.0)  # type: ignore[arg-type]
+    tokens.verify_view(tokens.issue_view("browser-1"), "browser-1")
+    # PyJWT checks exp on the real clock: a token issued 2 minutes ago has expired.
+    past = SessionTokens(None, key=b"k" * 32, view_ttl_s=60.0, now=lambda: time.time() - 120)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="view token expired"):
+        tokens.verify_view(past.issue_view("browser-1"), "browser-1")
+    forged = SessionTokens(None, key=b"x" * 32).issue_view("browser-1")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="invalid view token: Signature verification failed"):
+        tokens.verify_view(forged, "browser-1")

@@ -215,3 +215,15 @@ async def test_a_runtime_with_the_cosmos_store_folds_published_calls_into_the_co
             assert item["call_id"] == "call-42" and len(item["event_ids"]) == 15
             assert fake.containers[("artagent", "calls")].props["defaultTtl"] == 7 * DAY
         await asyncio.sleep(0)
+
+
+async def test_the_fake_refuses_an_item_over_2_mb_with_413_like_the_service() -> None:
+    """What the store must never send: the real SDK's write of a 2.1 MB item is refused."""
+    async with FakeCosmos() as fake:
+        store = CosmosHistoryStore(CosmosConfig(endpoint=fake.endpoint), key=KEY, retention_s=DAY)
+        await store.start()
+        big = {"id": "big", "call_id": "big", "blob": "x" * (2 * 1024 * 1024 + 100_000)}
+        with pytest.raises(CosmosHttpResponseError) as refused:
+            await store.container.create_item(big)
+        assert refused.value.status_code == 413
+        await store.close()

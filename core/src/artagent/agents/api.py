@@ -15,6 +15,7 @@ from litestar import Request, get, put
 from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
 from litestar.params import FromPath, JSONBody
 
+from artagent.access import operator_guard
 from artagent.agents.catalog import Agent
 from artagent.agents.definitions import ModelSettings
 from artagent.agents.layer import AgentsLayer
@@ -48,14 +49,14 @@ def describe(layer: AgentsLayer) -> dict[str, Any]:
     return described
 
 
-@get("/api/v1/agents", sync_to_thread=False, tags=["agents"])
+@get("/api/v1/agents", sync_to_thread=False, tags=["agents"], guards=[operator_guard])
 def list_agents(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """Every agent (tools, handoffs, model, voice, the router answering it now), every
     scenario and every tool installed."""
     return describe(_layer(request))
 
 
-@get("/api/v1/agents/{name:str}", sync_to_thread=False, tags=["agents"])
+@get("/api/v1/agents/{name:str}", sync_to_thread=False, tags=["agents"], guards=[operator_guard])
 def get_agent(request: Request[Any, Any, Any], name: FromPath[str]) -> dict[str, Any]:
     """One agent, as in the list."""
     return _described(_layer(request), name)

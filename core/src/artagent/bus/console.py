@@ -10,7 +10,7 @@ import msgspec
 from redis.exceptions import RedisError
 
 from artagent.bus.outbox import Outbox
-from artagent.bus.redis import EmbeddedRedis, async_client, redis_url
+from artagent.bus.redis import EmbeddedRedis, client_for
 from artagent.bus.wire import entry_payload
 from artagent.config import LoadedConfig
 from artagent.events import Event, EventCatalogue
@@ -62,7 +62,7 @@ async def tail(loaded: LoadedConfig, *, types: Iterable[str] | None, call: str |
     catalogue = _catalogue(loaded)
     wanted = set(types or ())
     stream = loaded.config.bus.stream
-    redis = async_client(redis_url(loaded), loaded.secret("bus.redis_password_env"))
+    redis = client_for(loaded)
     last: Any = await redis.xrevrange(stream, count=1)
     last_id: Any = last[0][0] if last else "0-0"
     print(f"following {stream} (Ctrl-C to stop)", file=sys.stderr, flush=True)
@@ -113,7 +113,7 @@ async def publish(loaded: LoadedConfig, lines: IO[str]) -> int:
         return 1
     try:
         _check_embedded(loaded)
-        redis = async_client(redis_url(loaded), loaded.secret("bus.redis_password_env"))
+        redis = client_for(loaded)
         await redis.ping()
     except (BusUnavailableError, RedisError, OSError) as exc:
         print(f"cannot reach the bus: {exc}", file=sys.stderr)

@@ -16,13 +16,24 @@ import subprocess
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import redis
 from redis.asyncio import Redis
 
-from artagent.config import LoadedConfig
+from artagent.config import ConfigError, ConfigIssue, LoadedConfig
 
-__all__ = ["EmbeddedRedis", "EmbeddedRedisError", "async_client", "redis_url"]
+if TYPE_CHECKING:
+    from artagent.bus.entra import EntraRedisCredentials
+
+__all__ = [
+    "EmbeddedRedis",
+    "EmbeddedRedisError",
+    "async_client",
+    "client_for",
+    "redis_credentials",
+    "redis_url",
+]
 
 SOCKET_NAME = "redis.sock"
 _MAX_SOCKET_PATH = 100
@@ -173,11 +184,43 @@ def redis_url(loaded: LoadedConfig) -> str:
     return EmbeddedRedis(loaded.data_dir).url if url == "embedded" else url
 
 
-def async_client(url: str, password: str | None = None) -> Redis:
-    """The async client the outbox and subscribers' own state use."""
+def redis_credentials(loaded: LoadedConfig) -> EntraRedisCredentials | None:
+    """With ``[bus] redis_auth = "entra"``, the token provider (no I/O until a connection asks)."""
+    if loaded.config.bus.redis_auth != "entra":
+        return None
+    try:
+        import azure.identity.aio  # noqa: F401
+    except ImportError:
+        message = "'entra' needs the azure-identity package: pip install 'artagent[azure]'"
+        raise ConfigError([ConfigIssue("bus.redis_auth", message)], loaded.source) from None
+    from artagent.bus.entra import EntraRedisCredentials
+
+    return EntraRedisCredentials()
+
+
+def async_client(
+    url: str, password: str | None = None, credentials: EntraRedisCredentials | None = None
+) -> Redis:
+    """The async client the outbox and subscribers' own state use: signed in with ``password``,
+    or with ``credentials`` (whose renewals re-authenticate this client's connections)."""
+    secret = None if credentials else password
     if url.startswith("unix://"):  # keepalive is a TCP option; Unix socket connections refuse it
-        return Redis.from_url(url, password=password, socket_connect_timeout=2)
-    return Redis.from_url(url, password=password, socket_connect_timeout=2, socket_keepalive=True)
+        client = Redis.from_url(
+            url, socket_connect_timeout=2, password=secret, credential_provider=credentials
+        )
+    else:
+        client = Redis.from_url(
+            url, socket_connect_timeout=2, socket_keepalive=True, password=secret,
+            credential_provider=credentials,
+        )  # fmt: skip
+    if credentials is not None:
+        credentials.watch(client.connection_pool)
+    return client
+
+
+def client_for(loaded: LoadedConfig) -> Redis:
+    """A client of the configured Redis, signed in as the configuration says (command-line tools)."""
+    return async_client(redis_url(loaded), loaded.secret("bus.redis_password_env"), redis_credentials(loaded))
 
 
 @contextlib.asynccontextmanager
@@ -190,7 +233,7 @@ async def connected(loaded: LoadedConfig) -> AsyncIterator[Redis]:
     if started:
         assert embedded is not None
         await asyncio.get_running_loop().run_in_executor(None, embedded.start)
-    client = async_client(redis_url(loaded), loaded.secret("bus.redis_password_env"))
+    client = client_for(loaded)
     try:
         yield client
     finally:

@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import msgspec
 from faststream.message import StreamMessage
@@ -26,6 +26,9 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from artagent.bus.wire import entry_payload
+
+if TYPE_CHECKING:
+    from artagent.bus.entra import EntraRedisCredentials
 from artagent.events import Event, EventCatalogue
 from artagent.observability.tracing import Tracing
 
@@ -168,12 +171,14 @@ class BusConsumers:
         dedup_window_s: int = 3_600,
         registry: CollectorRegistry | None = None,
         tracing: Tracing | None = None,
+        credentials: EntraRedisCredentials | None = None,
     ) -> None:
         """``tracing``: each handled batch becomes a ``process`` span continuing the trace of
         the events' calls (none: nothing is traced)."""
         self.stream = stream
         self.tracing = tracing or Tracing()
         self.consumer = consumer
+        self.credentials = credentials
         self.catalogue = catalogue
         self.redis = redis
         self.batch = batch
@@ -183,7 +188,7 @@ class BusConsumers:
         self._metrics = _ConsumerMetrics(registry)
         self.broker = RedisBroker(
             url,
-            **_connection_options(password),
+            **_connection_options(password, credentials),
             logger=logging.getLogger("artagent.bus.faststream"),
             log_level=logging.DEBUG,
             graceful_timeout=5.0,
@@ -237,6 +242,9 @@ class BusConsumers:
     async def start(self) -> None:
         await self._create_groups()
         await self.broker.start()
+        if self.credentials is not None:  # its connections are re-authenticated on renewal too
+            client = await self.broker.connect()
+            self.credentials.watch(client.connection_pool)
         self.started = True
 
     async def stop(self) -> None:
@@ -264,8 +272,10 @@ class BusConsumers:
         return doc
 
 
-def _connection_options(password: str | None) -> dict[str, Any]:
+def _connection_options(password: str | None, credentials: EntraRedisCredentials | None) -> dict[str, Any]:
     """Extra redis-py connection options for the broker (FastStream passes them through)."""
+    if credentials is not None:
+        return {"credential_provider": credentials}
     return {"password": password} if password else {}
 
 

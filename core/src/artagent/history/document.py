@@ -180,7 +180,15 @@ class CallDocument(CallSummary, kw_only=True):
     usage: TokenUsage = msgspec.field(default_factory=TokenUsage)
     events: list[dict[str, Any]] = msgspec.field(default_factory=list)
     """The call's events as published (their JSON), in ``seq`` order: every type but partial
-    transcripts and the VAD's speech starts and stops, plugins' own types included."""
+    transcripts and the VAD's speech starts and stops, plugins' own types included. At most
+    ``[history] max_events`` of them: the first half and the last half of the call's."""
+    events_omitted: int = 0
+    """Events folded but not kept in ``events`` (``event_count - len(events)``)."""
+    transcript_omitted: int = 0
+    """Oldest transcript entries dropped to fit a store's size limit (a Cosmos DB item is at most
+    2 MB; only calls of thousands of turns get there). 0: the transcript is whole."""
+    tool_calls_omitted: int = 0
+    """Oldest tool calls dropped for the same reason."""
     event_count: int = 0
     """Distinct events folded into this document."""
     last_seq: int = 0

@@ -42,7 +42,7 @@ from artagent.history.document import (
     TranscriptEntry,
 )
 
-__all__ = ["HISTORY_EVENT_TYPES", "fold_events", "summarise_latency"]
+__all__ = ["HISTORY_EVENT_TYPES", "derive_fields", "fold_events", "summarise_latency"]
 
 HISTORY_EVENT_TYPES: frozenset[str] = frozenset(
     {
@@ -64,14 +64,21 @@ R = TypeVar("R", bound=Any)
 
 
 def fold_events(
-    doc: CallDocument | None, call_id: str, events: Iterable[Event], seen: Container[str] = ()
+    doc: CallDocument | None,
+    call_id: str,
+    events: Iterable[Event],
+    seen: Container[str] = (),
+    *,
+    max_events: int | None = None,
 ) -> tuple[CallDocument | None, list[str]]:
     """Fold the events of ``call_id`` not in ``seen`` (event ids already folded) into ``doc``.
 
     Returns the new document (``doc`` itself, updated; a new one when ``doc`` is ``None``) and
     the ids folded now, each once, for the store to record with it. When nothing new is
     folded the document comes back unchanged and the list is empty. Partial transcripts and
-    types the history does not keep are skipped (and not recorded).
+    types the history does not keep are skipped (and not recorded). ``max_events`` bounds the
+    raw ``events`` list (the first and last halves are kept; ``None``: no bound), so a long
+    call's document stays small; the typed lists (transcript, tool calls, ...) keep everything.
     """
     fresh: dict[str, Event] = {}
     for event in events:
@@ -89,8 +96,13 @@ def fold_events(
         _apply(doc, event)
         record = msgspec.to_builtins(event)
         bisect.insort_right(doc.events, record, key=lambda r: int(r.get("seq", 0)))
+    if max_events is not None and len(doc.events) > max_events:
+        # Keep the call's opening and its end; what is dropped is never in the final head or
+        # tail however late events arrive, so the result does not depend on the fold order.
+        head = max_events // 2
+        del doc.events[head : len(doc.events) - (max_events - head)]
     doc.event_count += len(ordered)
-    _derive(doc)
+    derive_fields(doc)
     return doc, list(fresh)
 
 
@@ -226,9 +238,12 @@ _HANDLERS: dict[type[Event], Callable[[CallDocument, Any], None]] = {
 
 
 # -- derived fields ----------------------------------------------------------------------------
-def _derive(doc: CallDocument) -> None:
-    """Recompute every field that summarises the lists, walking them in ``seq`` order."""
-    agents: list[str] = []
+def derive_fields(doc: CallDocument) -> None:
+    """Recompute every field that summarises the lists, walking them in ``seq`` order. When a
+    store dropped the oldest entries to fit its size limit, the agents and turns counted before
+    are kept; latency and usage then summarise the turns kept."""
+    trimmed = bool(doc.transcript_omitted or doc.tool_calls_omitted)
+    agents: list[str] = list(doc.agents) if trimmed else []
     active: str | None = None
     moments: list[tuple[int, int, Any]] = [(h.seq, 0, h) for h in doc.handoffs]
     moments += [(t.seq, 1, t) for t in doc.transcript]
@@ -246,7 +261,11 @@ def _derive(doc: CallDocument) -> None:
             item.agent = active
     doc.agents = agents
     replies = [t for t in doc.transcript if t.speaker == "agent" and t.turn is not None]
-    doc.turns = len({t.turn for t in replies if t.turn})  # the greeting is turn 0
+    turns = len({t.turn for t in replies if t.turn})  # the greeting is turn 0
+    # Trimmed: the turns dropped are no longer there to count, but turn numbers keep rising.
+    last = max((t.turn for t in replies if t.turn), default=0)
+    doc.turns = max(doc.turns, turns, last) if trimmed else turns
+    doc.events_omitted = doc.event_count - len(doc.events)
     doc.barge_ins = len(doc.interruptions)
     doc.latency = _latency(replies)
     doc.usage = _usage(replies)

@@ -15,6 +15,7 @@ from litestar.exceptions import HTTPException, NotFoundException, ValidationExce
 from litestar.params import FromPath, Parameter
 from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_503_SERVICE_UNAVAILABLE
 
+from artagent.access import operator_guard
 from artagent.history.document import CallDetail, CallPage, CallQuery
 from artagent.history.live import call_detail
 from artagent.history.service import CallHistory, HistoryDisabledError, InvalidCursorError
@@ -93,5 +94,6 @@ def history_router() -> Router:
     return Router(
         path="/",
         route_handlers=[list_calls, get_call],
+        guards=[operator_guard],
         exception_handlers={ValidationException: _name_the_field},
     )

@@ -98,7 +98,9 @@ class CallHistory:
                 raise ConfigError(
                     [ConfigIssue("history.store", f"no store named {config.store!r} ({listed})")]
                 )
-            context = StoreContext(data_dir=data_dir, retention_days=config.retention_days)
+            context = StoreContext(
+                data_dir=data_dir, retention_days=config.retention_days, max_events=config.max_events
+            )
             self.store = spec.factory(context)
 
     @property

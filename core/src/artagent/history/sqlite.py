@@ -67,15 +67,16 @@ class SqliteHistoryStore:
 
     name = "sqlite"
 
-    def __init__(self, path: Path, *, busy_timeout_s: float = 10.0) -> None:
+    def __init__(self, path: Path, *, busy_timeout_s: float = 10.0, max_events: int | None = None) -> None:
         self.path = path
         self.busy_timeout_s = busy_timeout_s
+        self.max_events = max_events
         self._writer = _Connection(self, "history-sqlite-write")
         self._reader = _Connection(self, "history-sqlite-read")
 
     @classmethod
     def from_context(cls, context: StoreContext) -> SqliteHistoryStore:
-        return cls(context.data_dir / DEFAULT_FILE)
+        return cls(context.data_dir / DEFAULT_FILE, max_events=context.max_events)
 
     def connect(self) -> sqlite3.Connection:
         """A connection of this store's file (called in the executor thread that will use it)."""
@@ -99,7 +100,7 @@ class SqliteHistoryStore:
             by_call[event.call_id].append(event)
         if not by_call:
             return []
-        return await self._writer.run(lambda db: _apply_all(db, by_call))
+        return await self._writer.run(lambda db: _apply_all(db, by_call, self.max_events))
 
     async def delete_expired(self, before: dt.datetime) -> int:
         return await self._writer.run(lambda db: _delete_before(db, epoch_micros(before)))
@@ -152,13 +153,15 @@ class _Connection:
         self._executor.shutdown(wait=True)
 
 
-def _apply_all(db: sqlite3.Connection, by_call: dict[str, list[Event]]) -> list[CallDocument]:
+def _apply_all(
+    db: sqlite3.Connection, by_call: dict[str, list[Event]], max_events: int | None
+) -> list[CallDocument]:
     """Every call of the batch in one transaction: one fsync, all or nothing."""
     changed: list[CallDocument] = []
     db.execute("BEGIN IMMEDIATE")
     try:
         for call_id, events in by_call.items():
-            doc = _apply_one(db, call_id, events)
+            doc = _apply_one(db, call_id, events, max_events)
             if doc is not None:
                 changed.append(doc)
         db.execute("COMMIT")
@@ -168,7 +171,9 @@ def _apply_all(db: sqlite3.Connection, by_call: dict[str, list[Event]]) -> list[
     return changed
 
 
-def _apply_one(db: sqlite3.Connection, call_id: str, events: list[Event]) -> CallDocument | None:
+def _apply_one(
+    db: sqlite3.Connection, call_id: str, events: list[Event], max_events: int | None
+) -> CallDocument | None:
     seen: set[str] = set()
     ids = list(dict.fromkeys(e.event_id for e in events))
     for start in range(0, len(ids), _CHUNK):
@@ -177,7 +182,9 @@ def _apply_one(db: sqlite3.Connection, call_id: str, events: list[Event]) -> Cal
         sql = f"SELECT event_id FROM call_events WHERE call_id = ? AND event_id IN ({marks})"
         seen.update(row[0] for row in db.execute(sql, (call_id, *chunk)))
     row = db.execute("SELECT doc FROM calls WHERE call_id = ?", (call_id,)).fetchone()
-    doc, fresh = fold_events(_DOC.decode(row[0]) if row else None, call_id, events, seen)
+    doc, fresh = fold_events(
+        _DOC.decode(row[0]) if row else None, call_id, events, seen, max_events=max_events
+    )
     if doc is None or not fresh:
         return None
     rows = zip(itertools.repeat(call_id), fresh)

@@ -67,11 +67,13 @@ class CallHistoryStore(Protocol):
 
 
 class StoreContext:
-    """What the runtime tells a store factory: where embedded files go, how long calls are kept."""
+    """What the runtime tells a store factory: where embedded files go, how long calls are kept,
+    and how many raw events a document keeps (``fold_events(..., max_events=...)``)."""
 
-    def __init__(self, *, data_dir: Path, retention_days: float) -> None:
+    def __init__(self, *, data_dir: Path, retention_days: float, max_events: int | None = None) -> None:
         self.data_dir = data_dir
         self.retention_days = retention_days
+        self.max_events = max_events
 
     @property
     def retention_s(self) -> int:

@@ -6,6 +6,7 @@ from typing import Any
 
 from artagent.bus import Subscription
 from artagent.hookspecs import hookimpl
+from artagent.workers import LiveWorkers
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
@@ -28,5 +29,5 @@ def register_subscribers(
 
 
 @hookimpl
-def register_routes(config: AnalyticsConfig, redis: Redis) -> list[Any]:
-    return [analytics_router(AnalyticsStore(redis, config))]
+def register_routes(config: AnalyticsConfig, redis: Redis, workers: LiveWorkers) -> list[Any]:
+    return [analytics_router(AnalyticsStore(redis, config, workers=workers))]

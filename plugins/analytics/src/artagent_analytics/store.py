@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 from artagent.events import AgentResponseGenerated, CallEnded, CallStarted, Event
+from artagent.workers import LiveWorkers
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
@@ -85,6 +86,10 @@ class CallAnalytics(msgspec.Struct, kw_only=True):
 
 class Summary(Counts, kw_only=True):
     active_calls: int = 0
+    """Calls the deployment's live workers carry now (each worker's own count, from the worker
+    registry in Redis: a worker that died stops counting within [runtime] heartbeat_ttl_s)."""
+    workers: int = 0
+    """Live workers."""
     outcomes: dict[str, int] = msgspec.field(default_factory=dict)
     latency: LatencySummary = msgspec.field(default_factory=LatencySummary)
 
@@ -95,10 +100,11 @@ def _text(raw: dict[bytes, bytes], key: str) -> str | None:
 
 
 class AnalyticsStore:
-    def __init__(self, redis: Redis, config: AnalyticsConfig) -> None:
+    def __init__(self, redis: Redis, config: AnalyticsConfig, *, workers: LiveWorkers | None = None) -> None:
         self.redis = redis
         self.config = config
         self.prefix = config.key_prefix
+        self.workers = workers
 
     def _call_key(self, call_id: str) -> str:
         return f"{self.prefix}:call:{call_id}"
@@ -177,9 +183,12 @@ class AnalyticsStore:
         values: dict[str, Any] = {k.decode(): int(v) for k, v in raw.items()}
         counts = {name: values.get(name, 0) for name in COUNTED.values()}
         outcomes = {k.split(":", 1)[1]: v for k, v in values.items() if k.startswith("outcome:")}
+        # Not calls_started - calls_ended: a worker killed mid-call never publishes call_ended.
+        live = await self.workers.status() if self.workers is not None else {}
         return Summary(
             **counts,
-            active_calls=max(0, counts["calls_started"] - counts["calls_ended"]),
+            active_calls=sum(w.active_calls for w in live.values()),
+            workers=len(live),
             outcomes=outcomes,
             latency=LatencySummary.of([float(x) for x in latencies]),
         )

@@ -68,6 +68,9 @@ class BrowserConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     several workers sit behind one address)."""
     token_ttl_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 60.0
     """How long a session token may wait before its WebSocket opens; each token opens one."""
+    history_ttl_s: Annotated[float, msgspec.Meta(gt=0, le=7 * 86_400)] = 86_400.0
+    """How long the page may show its own call from the history: the lifetime of the view token
+    that comes with each session token (the operator routes may need a token the page lacks)."""
     oidc: OidcConfig = msgspec.field(default_factory=OidcConfig)
     limits: LimitsConfig = msgspec.field(default_factory=LimitsConfig)
 

@@ -1,5 +1,6 @@
 """The browser plugin's HTTP surface: the page at ``/``, its files under ``/browser/``, the
-page's settings, session tokens and the conversation WebSocket."""
+page's settings, session tokens, the conversation WebSocket, and the page's own calls from the
+history (with the view token each session token comes with)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,20 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from artagent.access import bearer_token
+from artagent.history import CallDetail, call_detail
 from litestar import MediaType, Request, Response, Router, WebSocket, get, post, websocket
 from litestar.datastructures import CacheControlHeader
 from litestar.di import NamedDependency, Provide
-from litestar.exceptions import HTTPException
-from litestar.params import JSONBody
+from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
+from litestar.params import FromPath, JSONBody
 from litestar.static_files import create_static_files_router
 
 from artagent_browser.auth import AuthError
 from artagent_browser.conversation import converse
 from artagent_browser.protocol import FRAME_MS, SAMPLE_RATE
 from artagent_browser.service import BrowserService
+from artagent_browser.tokens import TokenError
 
 __all__ = ["STATIC", "SessionRequest", "browser_routes"]
 
@@ -116,7 +120,25 @@ async def create_session(
         "scenario": claims.scenario,
         "expires_in_s": browser.config.token_ttl_s,
         "conversation": CONVERSATION_PATH,
+        "view_token": browser.tokens.issue_view(claims.call_id),
     }
+
+
+@get("/calls/{call_id:str}", tags=["browser"])
+async def own_call(
+    request: Request[Any, Any, Any], browser: NamedDependency[BrowserService], call_id: FromPath[str]
+) -> CallDetail:
+    """The page's own call, as ``GET /api/v1/calls/{call_id}`` shows it, for the bearer of that
+    call's view token (``view_token`` of the session); 401 naming what is wrong otherwise."""
+    try:
+        browser.tokens.verify_view(bearer_token(request.headers.get("authorization")), call_id)
+    except TokenError as exc:
+        raise NotAuthorizedException(detail=str(exc), headers={"www-authenticate": "Bearer"}) from None
+    runtime = _runtime(request)
+    found = await call_detail(runtime.history, runtime.sessions.store, call_id)
+    if found is None:
+        raise NotFoundException(detail=f"no call {call_id!r}: not live and not in the history")
+    return found
 
 
 @websocket("/conversation")
@@ -128,7 +150,7 @@ async def conversation(socket: WebSocket[Any, Any, Any], browser: NamedDependenc
 def browser_routes(service: BrowserService) -> list[Any]:
     """The plugin's routers; the page and its files only when ``page = true``."""
     provide = {"browser": Provide(lambda: service, use_cache=True, sync_to_thread=False)}
-    handlers: list[Any] = [page_config, create_session, conversation]
+    handlers: list[Any] = [page_config, create_session, conversation, own_call]
     routers: list[Any] = [Router(path="/api/v1/browser", route_handlers=handlers, dependencies=provide)]
     if service.config.page:
         routers.append(Router(path="/", route_handlers=[page]))

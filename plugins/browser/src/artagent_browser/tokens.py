@@ -5,6 +5,10 @@ A token is a JWT signed with HS256 by this deployment's key. It names the call i
 scenario picked on the page, lives ``token_ttl_s`` and opens one conversation: redeeming it
 records its id in Redis (``SET NX`` with the token's remaining lifetime), so a token copied from
 a log or a second tab is refused on every worker sharing that Redis.
+
+With it comes a **view token** (another audience, ``history_ttl_s``): it lets the page show that
+one call from the history (``GET /api/v1/browser/calls/{call_id}``) when the operator routes
+are behind ``[server] api_token_env``, and nothing else.
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ import msgspec
 from redis.asyncio import Redis
 from uuid_utils import uuid7
 
-__all__ = ["AUDIENCE", "ISSUER", "SessionClaims", "SessionTokens", "TokenError"]
+__all__ = ["AUDIENCE", "ISSUER", "VIEW_AUDIENCE", "SessionClaims", "SessionTokens", "TokenError"]
 
 ISSUER = "artagent-browser"
 AUDIENCE = "artagent-browser/conversation"
+VIEW_AUDIENCE = "artagent-browser/call"
 _KEY_PREFIX = "artagent:browser:token:"
 
 
@@ -50,10 +55,11 @@ class SessionTokens:
         *,
         key: bytes | None = None,
         ttl_s: float = 60.0,
+        view_ttl_s: float = 86_400.0,
         now: Callable[[], float] = time.time,
     ) -> None:
         self._redis, self._key = redis, key or secrets.token_bytes(32)
-        self.ttl_s, self._now = ttl_s, now
+        self.ttl_s, self.view_ttl_s, self._now = ttl_s, view_ttl_s, now
 
     def issue(self, *, scenario: str | None, user: str | None) -> tuple[str, SessionClaims]:
         """A fresh token for a new call."""
@@ -77,6 +83,29 @@ class SessionTokens:
         }
         present = {name: value for name, value in payload.items() if value is not None}
         return jwt.encode(present, self._key, algorithm="HS256"), claims
+
+    def issue_view(self, call_id: str) -> str:
+        """A token that reads this one call from the history, for ``view_ttl_s``."""
+        now = self._now()
+        payload = {"iss": ISSUER, "aud": VIEW_AUDIENCE, "iat": int(now),
+                   "exp": int(now + self.view_ttl_s) + 1, "call_id": call_id}  # fmt: skip
+        return jwt.encode(payload, self._key, algorithm="HS256")
+
+    def verify_view(self, token: str | None, call_id: str) -> None:
+        """Return when ``token`` is a view token of ``call_id``; raise :class:`TokenError` otherwise."""
+        if not token:
+            raise TokenError("Authorization: the call's view token is required (Bearer ...)")
+        try:
+            payload = jwt.decode(
+                token, self._key, algorithms=["HS256"], audience=VIEW_AUDIENCE, issuer=ISSUER,
+                options={"require": ["exp", "call_id"], "verify_iat": False}, leeway=0,
+            )  # fmt: skip
+        except jwt.ExpiredSignatureError:
+            raise TokenError("view token expired: this call can no longer be shown from this page") from None
+        except jwt.InvalidTokenError as exc:
+            raise TokenError(f"invalid view token: {exc}") from None
+        if payload["call_id"] != call_id:
+            raise TokenError(f"this view token is for another call, not {call_id!r}")
 
     def verify(self, token: str | None) -> SessionClaims:
         """The claims of a valid token (not yet marked used)."""

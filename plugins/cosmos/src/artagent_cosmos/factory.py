@@ -35,6 +35,8 @@ def cosmos_store_factory(
             raise ConfigError([ConfigIssue("plugins.cosmos.endpoint", issue)])
         from artagent_cosmos.store import CosmosHistoryStore
 
-        return CosmosHistoryStore(config, key=key, retention_s=context.retention_s)
+        return CosmosHistoryStore(
+            config, key=key, retention_s=context.retention_s, max_events=context.max_events
+        )
 
     return build

@@ -8,6 +8,11 @@ then create it (409 if someone else did first) or replace it ``If-Match`` its ET
 changed it meanwhile), and start over on either. The container's default TTL is the retention,
 so Cosmos DB expires calls by itself; :meth:`CosmosHistoryStore.delete_expired` also deletes
 calls whose last event is older than the retention (events replayed long after they happened).
+
+An item is at most 2 MB. The document's raw events are bounded (``[history] max_events``), which
+leaves room for thousands of turns; an item that would still exceed :data:`ITEM_BUDGET` is shrunk
+before it is sent (:func:`artagent.history.fit_document`: the raw events, then the oldest turns,
+each counted in the document), since the service would refuse it with 413 on every redelivery.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from artagent.history import (
     CallQuery,
     CallSummary,
     epoch_micros,
+    fit_document,
     fold_events,
     sort_key,
 )
@@ -39,10 +45,14 @@ from azure.cosmos.exceptions import CosmosHttpResponseError, CosmosResourceNotFo
 
 from artagent_cosmos.config import CosmosConfig
 
-__all__ = ["INDEXING_POLICY", "CosmosHistoryStore", "ItemConflictError", "item_id"]
+__all__ = ["INDEXING_POLICY", "ITEM_BUDGET", "CosmosHistoryStore", "ItemConflictError", "item_id"]
 
 log = logging.getLogger(__name__)
 _RETRIES = 10
+ITEM_BUDGET = 2 * 1024 * 1024 - 64 * 1024
+"""Largest item written, as compact JSON: Cosmos DB's 2 MB limit less room for the system
+properties it adds (``_rid``, ``_etag``, ``_ts``...) and for how it counts."""
+_ENCODE = msgspec.json.Encoder().encode
 _INDEXED = ["/sort_key/?", "/started_us/?", "/last_event_us/?", "/doc/outcome/?", "/doc/agents/[]/?"]
 INDEXING_POLICY: dict[str, Any] = {
     "indexingMode": "consistent",
@@ -75,9 +85,11 @@ class CosmosHistoryStore:
         key: str | None,
         retention_s: int,
         credential: AsyncTokenCredential | None = None,
+        max_events: int | None = None,
     ) -> None:
         self.config = config
         self.retention_s = retention_s
+        self.max_events = max_events
         self._key = key
         self._credential = credential
         self._owned_credential: AsyncTokenCredential | None = None
@@ -138,10 +150,12 @@ class CosmosHistoryStore:
             for _ in range(_RETRIES):
                 item = await self._read(call_id)
                 seen = set(item["event_ids"]) if item else set()
-                doc, fresh = fold_events(_document(item) if item else None, call_id, events, seen)
+                doc, fresh = fold_events(
+                    _document(item) if item else None, call_id, events, seen, max_events=self.max_events
+                )
                 if doc is None or not fresh:
                     return None
-                body = _item(doc, [*(item["event_ids"] if item else []), *fresh])
+                body = _fitted_item(doc, [*(item["event_ids"] if item else []), *fresh])
                 try:
                     if item is None:
                         await self.container.create_item(body)
@@ -197,6 +211,18 @@ class CosmosHistoryStore:
 
 def _document(item: dict[str, Any]) -> CallDocument:
     return msgspec.convert(item["doc"], CallDocument)
+
+
+def _fitted_item(doc: CallDocument, event_ids: list[str]) -> dict[str, Any]:
+    """The item, shrunk to :data:`ITEM_BUDGET` if it would exceed it."""
+    body = _item(doc, event_ids)
+    if len(_ENCODE(body)) <= ITEM_BUDGET:
+        return body
+    fit_document(doc, lambda d: len(_ENCODE(_item(d, event_ids))), ITEM_BUDGET)
+    log.warning("cosmos: call %s shrunk to fit an item: %d events, %d transcript entries, %d tool "
+                "calls left out", doc.call_id, doc.events_omitted, doc.transcript_omitted,
+                doc.tool_calls_omitted)  # fmt: skip
+    return _item(doc, event_ids)
 
 
 def _item(doc: CallDocument, event_ids: list[str]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from artagent.access import operator_guard
 from artagent.agents.records import RedisRecordStore
 from litestar import Router, get
 from litestar.exceptions import NotFoundException
@@ -31,4 +32,5 @@ def claims_router(redis: Redis) -> Router:
             raise NotFoundException(f"no claim {claim_id!r}")
         return claim
 
-    return Router("/api/v1/insurance", route_handlers=[list_claims, get_claim])
+    # Claims name policyholders: behind the operator token when [server] api_token_env is set.
+    return Router("/api/v1/insurance", route_handlers=[list_claims, get_claim], guards=[operator_guard])

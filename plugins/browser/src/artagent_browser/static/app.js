@@ -1,6 +1,7 @@
 // The page: pick a scenario, start a conversation over /api/v1/browser/conversation (protocol in
-// docs/browser.md), and show what happens live. A finished call is shown from the history
-// (GET /api/v1/calls/{call_id}) with ?call=<id>.
+// docs/browser.md), and show what happens live. A finished call is shown from the history with
+// ?call=<id>: one of this tab's own calls with its view token (GET /api/v1/browser/calls/{id},
+// which works when the operator routes need a token), any other from GET /api/v1/calls/{id}.
 import { AudioIO } from "./audio.js";
 import { EventLog, Transcript, Waterfall } from "./render.js";
 
@@ -84,6 +85,7 @@ async function start(event) {
   setStatus("connecting", "Connecting…");
   try {
     const session = await requestToken();
+    if (session.view_token) sessionStorage.setItem(`artagent-view:${session.call_id}`, session.view_token);
     const audio = new AudioIO({ onFrame: sendFrame, onStats: showStats });
     try {
       await audio.start(ui.useMic.checked);
@@ -225,8 +227,11 @@ async function showHistory(callId) {
   clearCall();
   setStatus("loading", `Loading call ${callId}…`);
   let response = null;
+  const viewToken = sessionStorage.getItem(`artagent-view:${callId}`);
+  const url = viewToken ? `/api/v1/browser/calls/${encodeURIComponent(callId)}` : `/api/v1/calls/${encodeURIComponent(callId)}`;
+  const headers = viewToken ? { authorization: `Bearer ${viewToken}` } : {};
   for (let attempt = 0; attempt < 5; attempt++) { // a call that just ended may not be folded yet
-    response = await fetch(`/api/v1/calls/${encodeURIComponent(callId)}`);
+    response = await fetch(url, { headers });
     if (response.status !== 404) break;
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
