@@ -32,6 +32,25 @@ from artagent.testing.audio import tone
 
 DESK = Path(__file__).parent / "desk"
 LONG_ANSWER = " ".join(["Our opening hours are long and the list of services is longer still."] * 6)
+APOLOGY = "Sorry, I could not transfer you right now. Let's carry on."
+INCOMING = {
+    "id": "ev-1", "eventType": "Microsoft.Communication.IncomingCall", "subject": "call",
+    "dataVersion": "1.0", "eventTime": "2026-01-01T10:00:00Z",
+    "data": {"to": {"kind": "phoneNumber", "rawId": "4:+18005550100",
+                    "phoneNumber": {"value": "+18005550100"}},
+             "from": {"kind": "phoneNumber", "rawId": "4:+15550100001",
+                      "phoneNumber": {"value": "+15550100001"}},
+             "incomingCallContext": "opaque-context-123", "correlationId": "corr-1", "serverCallId": "srv-1"},
+}  # fmt: skip
+"""An Event Grid delivery of one incoming call (Event Grid schema)."""
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+    for _ in range(int(timeout / 0.05)):
+        if predicate():
+            return True
+        await asyncio.sleep(0.05)
+    return predicate()
 
 
 class Reason(msgspec.Struct):

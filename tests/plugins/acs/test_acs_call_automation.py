@@ -15,23 +15,10 @@ from typing import Any
 
 import httpx
 import pytest
-from _acs_kit import DeskLine, build_runtime, serving, speech
+from _acs_kit import APOLOGY, INCOMING, DeskLine, build_runtime, serving, speech, wait_until
 from _fake_acs import KEY, FakeAcs
 from aiohttp import web
 from artagent.config import LoadedConfig
-
-INCOMING = {
-    "id": "ev-1", "eventType": "Microsoft.Communication.IncomingCall", "subject": "call",
-    "dataVersion": "1.0", "eventTime": "2026-01-01T10:00:00Z",
-    "data": {"to": {"kind": "phoneNumber", "rawId": "4:+18005550100",
-                    "phoneNumber": {"value": "+18005550100"}},
-             "from": {"kind": "phoneNumber", "rawId": "4:+15550100001",
-                      "phoneNumber": {"value": "+15550100001"}},
-             "incomingCallContext": "opaque-context-123", "correlationId": "corr-1", "serverCallId": "srv-1"},
-}  # fmt: skip
-
-
-APOLOGY = "Sorry, I could not transfer you right now. Let's carry on."
 
 
 @asynccontextmanager
@@ -52,14 +39,6 @@ async def acs_line(
             yield base, acs, runtime
     finally:
         await acs.stop()
-
-
-async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    for _ in range(int(timeout / 0.05)):
-        if predicate():
-            return True
-        await asyncio.sleep(0.05)
-    return predicate()
 
 
 async def test_event_grid_validation_then_an_incoming_call_is_answered_with_media_streaming(

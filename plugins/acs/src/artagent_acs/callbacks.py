@@ -1,5 +1,8 @@
 """Call Automation's mid-call events, mapped to our events and to what the call does next.
 
+They are applied on the worker hosting the call (its media socket's worker): a callback posted
+to another worker is forwarded there first (:mod:`artagent_acs.routing`).
+
 | ACS event | here |
 |---|---|
 | ``CallConnected`` | the call is up; recording starts when configured (``recording_started``) |
@@ -7,7 +10,7 @@
 | ``CallDisconnected`` | the caller's media ends: the session finishes (``caller_hangup``) |
 | ``CallTransferAccepted`` / ``Failed`` | the pending transfer succeeds (our leg ends) or is apologised for |
 | ``MediaStreamingFailed`` | ``error_occurred`` (stage ``media``) and the call ends |
-| ``CreateCallFailed`` / ``AnswerFailed`` | ``error_occurred`` (stage ``connect``), the call is forgotten |
+| ``CreateCallFailed`` / ``AnswerFailed`` | ``error_occurred`` (stage ``connect``) |
 | ``RecognizeCompleted`` (DTMF) | the keys reach the agent (``dtmf_received``) |
 | ``PlayCompleted``, ``PlayFailed``, ``MediaStreamingStarted``/``Stopped``, others | counted only |
 """
@@ -15,12 +18,15 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from artagent.events import ErrorOccurred, ParticipantJoined
 
 from artagent_acs.calls import AcsCall
-from artagent_acs.service import AcsService
 from artagent_acs.webhooks import TONES, CallbackEvent
+
+if TYPE_CHECKING:
+    from artagent_acs.service import AcsService
 
 __all__ = ["apply_callback"]
 
@@ -74,8 +80,6 @@ def apply_callback(service: AcsService, call: AcsCall, event: CallbackEvent) -> 
         _settle_transfer(call, False)
         if call.channel is not None:
             call.channel.end()
-        elif not call.media_connected:
-            service.calls.remove(call.call_id)
     elif name == "CallTransferAccepted":
         _settle_transfer(call, True)
     elif name == "CallTransferFailed":
@@ -87,8 +91,6 @@ def apply_callback(service: AcsService, call: AcsCall, event: CallbackEvent) -> 
             call.channel.end()
     elif name in ("CreateCallFailed", "AnswerFailed", "ConnectFailed"):
         _error(call, event, "connect", recoverable=False)
-        if call.channel is None:
-            service.calls.remove(call.call_id)
     elif name == "RecognizeCompleted" and data.dtmf_result is not None:
         digits = "".join(TONES.get(tone.lower(), "") for tone in data.dtmf_result.tones)
         if digits:
