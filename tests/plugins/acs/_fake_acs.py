@@ -52,6 +52,8 @@ class FakeAcs:
     media_route: Callable[[str], str] | None = None
     """Where the media WebSocket really goes (a load balancer sending it to another worker than
     the one that answered); None: the transport URL as given."""
+    refuse_answer: str | None = None
+    """Refuse ``answer`` (400 with this message), as ACS does when the call is gone."""
     requests: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     """(method, path, JSON body) of every signed request, in order."""
     refused: list[str] = field(default_factory=list)
@@ -114,6 +116,9 @@ class FakeAcs:
                 "correlationId": f"corr-{call.connection_id}"}  # fmt: skip
 
     async def _answer(self, request: web.Request) -> web.Response:
+        if self.refuse_answer is not None:
+            error = {"code": "8523", "message": self.refuse_answer}
+            return web.json_response({"error": error}, status=400)
         call = self._connection(request[JSON])
         self._later(self._connect(call))
         return web.json_response(self._properties(call, "connecting"), status=200)

@@ -9,36 +9,25 @@ import ipaddress
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from _acs_kit import APOLOGY, INCOMING, DeskLine, build_runtime, serving, speech, wait_until
-from _fake_acs import KEY, FakeAcs
+from _acs_kit import (
+    APOLOGY,
+    INCOMING,
+    DeskLine,
+    acs_line,
+    build_runtime,
+    call_events,
+    serving,
+    speech,
+    wait_until,
+)
+from _fake_acs import FakeAcs
 from aiohttp import web
 from artagent.config import LoadedConfig
-
-
-@asynccontextmanager
-async def acs_line(
-    make_config: Callable[..., LoadedConfig], utterances: list[str], *, succeeds: bool = True, extra: str = ""
-) -> AsyncIterator[tuple[str, FakeAcs, Any]]:
-    acs = FakeAcs(transfer_succeeds=succeeds)
-    await acs.start()
-    toml = (f'[plugins.acs]\nendpoint = "{acs.url}"\nconnection_string_env = "ACS_CONNECTION_STRING"\n'
-            'transfer_target = "+18005550123"\n'
-            f'caller_id = "+18005550100"\n{extra}')  # fmt: skip
-    secret = f"endpoint=https://contoso-voice.communication.azure.com/;accesskey={KEY}"
-    runtime = build_runtime(
-        make_config, DeskLine(utterances), toml, environ={"ACS_CONNECTION_STRING": secret}
-    )
-    try:
-        async with serving(runtime) as base:
-            yield base, acs, runtime
-    finally:
-        await acs.stop()
 
 
 async def test_event_grid_validation_then_an_incoming_call_is_answered_with_media_streaming(
@@ -157,14 +146,6 @@ async def test_a_refused_transfer_is_apologised_for_then_the_agent_hangs_up_on_a
         said = [e["text"] for e in events if e["type"] == "agent_response_generated"]
         assert said[-2:] == [APOLOGY, "Thank you for calling. Goodbye."]
         assert events[-1]["reason"] == "hangup_requested"
-
-
-async def call_events(runtime: Any, call_id: str) -> list[dict[str, Any]]:
-    import json
-
-    await runtime.outbox.flush()
-    entries = await runtime.redis.xrange(runtime.config.bus.stream)
-    return [e for e in (json.loads(f[b"event"]) for _, f in entries) if e["call_id"] == call_id]
 
 
 @pytest.fixture

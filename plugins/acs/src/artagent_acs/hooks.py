@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from artagent.commands import Command
+from artagent.events import Event
 from artagent.hookspecs import hookimpl
 from redis.asyncio import Redis
 
@@ -15,6 +16,13 @@ from artagent_acs.config import AcsConfig
 @hookimpl
 def plugin_config_schema() -> type[AcsConfig]:
     return AcsConfig
+
+
+@hookimpl
+def register_event_types() -> list[type[Event]]:
+    from artagent_acs.events import AcsMediaStreamingChanged, AcsPlayCompleted
+
+    return [AcsMediaStreamingChanged, AcsPlayCompleted]
 
 
 @hookimpl

@@ -98,9 +98,9 @@ def acs_routes(service: AcsService) -> Router:
         if request.method == "OPTIONS":
             origin = request.headers.get("webhook-request-origin", "")
             return Response(None, headers={"WebHook-Allowed-Origin": origin, "WebHook-Allowed-Rate": "*"})
-        return Response(await _deliveries(request))
+        return await _deliveries(request)
 
-    async def _deliveries(request: AnyRequest) -> dict[str, Any]:
+    async def _deliveries(request: AnyRequest) -> Response[Any]:
         reason = service.eventgrid_refusal(
             request.query_params.get(c.eventgrid_secret_param), request.headers.get(c.eventgrid_secret_header)
         )
@@ -108,16 +108,15 @@ def acs_routes(service: AcsService) -> Router:
             raise _refuse(service, request, "answer", reason)
         try:
             events = decode_grid(await request.body())
-            answered: list[str] = []
+            incoming: list[IncomingCall] = []
             for event in events:
                 if event.kind == VALIDATION:
-                    return {"validationResponse": typed(event.data, Validation).validationCode}
+                    return Response({"validationResponse": typed(event.data, Validation).validationCode})
                 if event.kind == INCOMING_CALL:
-                    incoming: IncomingCall = typed(event.data, IncomingCall)
-                    answered.append(await _answer(service, incoming, request))
+                    incoming.append(typed(event.data, IncomingCall))
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise ClientException(detail=f"invalid Event Grid delivery: {exc}") from None
-        return {"answered": answered}
+        return await _answer_all(service, incoming, request)
 
     @post("/calls/initiate", status_code=201)
     async def initiate(request: AnyRequest) -> dict[str, Any]:
@@ -198,7 +197,28 @@ def acs_routes(service: AcsService) -> Router:
     return Router(path="/api/v1", route_handlers=handlers, tags=["acs"])
 
 
-async def _answer(service: AcsService, incoming: IncomingCall, request: AnyRequest) -> str:
+async def _answer_all(
+    service: AcsService, incoming: list[IncomingCall], request: AnyRequest
+) -> Response[Any]:
+    """Answer each incoming call. 200 with our call ids, and the calls that could not be
+    answered with why; 502 when none could (Event Grid then retries the delivery)."""
+    answered: list[str] = []
+    failed: list[dict[str, str]] = []
+    for call in incoming:
+        reason = await _answer(service, call, request, answered)
+        if reason is not None:
+            failed.append({"caller": call.from_.text, "callee": call.to.text, "reason": reason})
+    body: dict[str, Any] = {"answered": answered, "failed": failed} if failed else {"answered": answered}
+    if failed and not answered:
+        body["detail"] = "could not answer the incoming call: " + "; ".join(f["reason"] for f in failed)
+        return Response(body, status_code=502)
+    return Response(body)
+
+
+async def _answer(
+    service: AcsService, incoming: IncomingCall, request: AnyRequest, answered: list[str]
+) -> str | None:
+    """Answer one call (its id goes to ``answered``); why not, when it could not be."""
     caller, callee = incoming.from_.text or None, incoming.to.text or None
     try:
         call = await service.answer(
@@ -207,6 +227,14 @@ async def _answer(service: AcsService, incoming: IncomingCall, request: AnyReque
     except CallControlUnavailable as exc:
         raise ServiceUnavailableException(detail=str(exc)) from None
     except Exception as exc:
-        log.warning("could not answer the call from %s: %s", incoming.from_.text, exc)
-        return ""
-    return call.call_id
+        reason = f"{type(exc).__name__}: {_first_line(exc)}"
+        log.warning("could not answer the call from %s to %s: %s", caller, callee, reason)
+        return reason
+    answered.append(call.call_id)
+    return None
+
+
+def _first_line(exc: Exception) -> str:
+    """An SDK error's first line (the rest is the whole HTTP response)."""
+    text = str(exc).strip() or "no detail"
+    return text.splitlines()[0][:300]
