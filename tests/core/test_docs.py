@@ -165,7 +165,7 @@ def test_every_route_is_in_http_api_md(data_dir: Path) -> None:
 
 # -- packaging -----------------------------------------------------------------------------
 def test_packaged_configurations_are_valid() -> None:
-    env = {"ARTAGENT_REDIS_PASSWORD": "test"}
+    env = {"ARTAGENT_REDIS_PASSWORD": "test", "ACS_SIGNING_KEY": "k", "ARTAGENT_CONTROL_TOKEN": "t"}
     image = parse_config((ROOT / "packaging" / "runtime.toml").read_text(), base_dir=ROOT, environ=env)
     assert (image.config.server.host, image.config.bus.redis_url) == ("0.0.0.0", "redis://redis:6379/0")
     configmap = yaml.safe_load((ROOT / "packaging" / "k8s" / "configmap.yaml").read_text())
