@@ -265,13 +265,15 @@ class WorkerInbox:
 
     async def hold(self, worker: str) -> None:
         async with self._lock:
-            self._holders += 1
             if not self.reading:
-                self.worker = worker
                 key = CallRouter.inbox_key(worker)
-                newest = await self.redis.xrevrange(key, count=1)
+                newest: Any = await self.redis.xrevrange(key, count=1)  # may raise: nothing held
                 start = _text(newest[0][0]) if newest else "0-0"
+                self.worker = worker
+                self._holders += 1
                 self._task = asyncio.create_task(self._read(key, start), name=f"acs-inbox-{worker}")
+            else:
+                self._holders += 1
 
     async def release(self) -> None:
         async with self._lock:

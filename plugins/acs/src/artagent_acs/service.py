@@ -239,11 +239,14 @@ class AcsService:
         if call is None or not call.media_connected:
             log.info("forwarded %s for %s: the call is not here (over)", message.kind(), message.call_id)
             return
-        if isinstance(message, ForwardedCallbacks):
-            for event in message.events:
-                apply_callback(self, call, event)
-        elif isinstance(message, ForwardedHangup):
-            self.end_hosted(call, message.reason)
+        try:
+            if isinstance(message, ForwardedCallbacks):
+                for event in message.events:
+                    apply_callback(self, call, event)
+            elif isinstance(message, ForwardedHangup):
+                self.end_hosted(call, message.reason)
+        except Exception:  # one bad request must not end the call or stop the inbox
+            log.exception("applying a forwarded %s to %s failed", message.kind(), call.call_id)
 
     def start_recording(self, call: AcsCall) -> None:
         if self.config.record and call.connection_id and self.control.enabled:

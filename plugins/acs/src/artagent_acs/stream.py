@@ -26,6 +26,7 @@ from redis.exceptions import RedisError
 
 from artagent_acs.calls import AcsCall
 from artagent_acs.channel import AcsMediaChannel, event_observer
+from artagent_acs.routing import Forwarded
 from artagent_acs.service import AcsService
 
 __all__ = ["run_media_stream"]
@@ -47,14 +48,15 @@ def _purpose(service: AcsService, token: str | None, call_id: str | None) -> tup
 
 async def _admit(
     service: AcsService, socket: WebSocket[Any, Any, Any], worker: str
-) -> tuple[AcsCall | None, str | None]:
-    """The call this socket carries, claimed for this worker, or why the socket is refused."""
+) -> tuple[AcsCall | None, list[Forwarded], str | None]:
+    """The call this socket carries, claimed for this worker, with what was said about it
+    before (``CallConnected``); or why the socket is refused."""
     call_id, token = socket.query_params.get("call"), socket.query_params.get("token")
     purpose, reason = _purpose(service, token, call_id)
     if reason is None and purpose == "media":
         reason = await service.acs_refusal(socket.headers.get("authorization"))
     if reason is not None or call_id is None:
-        return None, reason or "missing call or token"
+        return None, [], reason or "missing call or token"
     await service.inbox.hold(worker)  # before the claim: nothing forwarded after it is missed
     try:
         claim = await service.router.claim(call_id, worker)
@@ -64,13 +66,11 @@ async def _admit(
     if claim.record is None:
         await service.inbox.release()
         if claim.owner is not None:
-            return None, "this call's media is already connected"
-        return None, "unknown call (answer or simulate it first)"
+            return None, [], "this call's media is already connected"
+        return None, [], "unknown call (answer or simulate it first)"
     call = service.calls.get(call_id) or service.calls.add(AcsCall.from_record(claim.record))
     call.media_connected = True
-    for message in claim.pending:  # what ACS said before the media came (CallConnected)
-        await service.on_forwarded(message)
-    return call, None
+    return call, claim.pending, None
 
 
 async def _close(socket: WebSocket[Any, Any, Any], code: int, reason: str) -> None:
@@ -138,20 +138,43 @@ async def run_media_stream(service: AcsService, socket: WebSocket[Any, Any, Any]
     runtime = socket.app.state.runtime
     metrics = service.metrics(runtime.registry)
     try:
-        call, reason = await _admit(service, socket, runtime.worker)
+        call, pending, reason = await _admit(service, socket, runtime.worker)
     except (RedisError, OSError) as exc:
         log.warning("media socket refused: call routing (Redis) failed: %s", exc)
         await socket.accept()
         await _close(socket, 1011, "call routing unavailable")
         return
-    await socket.accept()
     if reason is not None or call is None:
+        await socket.accept()
         metrics.refused.labels("media").inc()
         await _close(socket, 1008, reason or "refused")
         return
+    try:  # the call is claimed: whatever happens now, it is released at the end
+        await socket.accept()
+        code, why, timed_out = await _host(service, socket, call, pending, runtime)
+    finally:
+        await _forget(service, call)
+    if code != 1000 or timed_out:
+        await service.hang_up(call, "media_timeout" if timed_out else "refused")
+    await _close(socket, code, why)
+
+
+async def _host(
+    service: AcsService,
+    socket: WebSocket[Any, Any, Any],
+    call: AcsCall,
+    pending: list[Forwarded],
+    runtime: Any,
+) -> tuple[int, str, bool]:
+    """Run the call on this worker; the close code, its reason, and whether the media timed out."""
+    metrics = service.metrics(runtime.registry)
     channel = _channel(service, socket, call, runtime)
     call.channel = channel
     channel.start()
+    for message in pending:  # what ACS said before the media came (CallConnected)
+        await service.on_forwarded(message)
+    if call.disconnected:  # ACS said so while the socket was being accepted
+        channel.end()
     metrics.streams.inc()
     try:
         code, why = await _run(service, call, channel, runtime)
@@ -160,10 +183,7 @@ async def run_media_stream(service: AcsService, socket: WebSocket[Any, Any, Any]
         await channel.close()
         metrics.streams.dec()
         call.channel = None
-        await _forget(service, call)
-    if code != 1000 or channel.timed_out:
-        await service.hang_up(call, "media_timeout" if channel.timed_out else "refused")
-    await _close(socket, code, why)
+    return code, why, channel.timed_out
 
 
 async def _forget(service: AcsService, call: AcsCall) -> None:
