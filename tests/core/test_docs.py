@@ -167,7 +167,8 @@ def test_every_route_is_in_http_api_md(data_dir: Path) -> None:
 def test_packaged_configurations_are_valid() -> None:
     tokens = ("ARTAGENT_API_TOKEN", "ARTAGENT_METRICS_TOKEN", "ARTAGENT_BROWSER_PASSWORD",
               "ARTAGENT_BROWSER_SECRET")  # fmt: skip
-    env = {"ARTAGENT_REDIS_PASSWORD": "test", **dict.fromkeys(tokens, "t")}
+    acs = ("ACS_SIGNING_KEY", "ARTAGENT_CONTROL_TOKEN")  # the pods' phone channel (several pods)
+    env = {"ARTAGENT_REDIS_PASSWORD": "test", **dict.fromkeys((*tokens, *acs), "t")}
     image = parse_config((ROOT / "packaging" / "runtime.toml").read_text(), base_dir=ROOT, environ=env)
     assert (image.config.server.host, image.config.bus.redis_url) == ("0.0.0.0", "redis://redis:6379/0")
     configmap = yaml.safe_load((ROOT / "packaging" / "k8s" / "configmap.yaml").read_text())
@@ -181,7 +182,7 @@ def test_packaged_configurations_are_valid() -> None:
     assert set(compose["services"]["app"]["environment"]) == set(tokens)
     deployment = yaml.safe_load((ROOT / "packaging" / "k8s" / "deployment.yaml").read_text())
     env_names = {e["name"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env_names == {"ARTAGENT_REDIS_PASSWORD", *tokens}
+    assert env_names == {"ARTAGENT_REDIS_PASSWORD", *tokens, *acs}
 
 
 def test_the_keda_overlay_scales_on_active_calls_with_the_metrics_token() -> None:

@@ -1,4 +1,5 @@
-"""runtime.azure.toml and the Container Apps manifest: valid, and consistent with each other.
+"""runtime.azure.toml and the Container Apps manifest, and the Kubernetes manifests: valid, and
+each configuration consistent with the secrets its manifest provides.
 
 Plugins of the Azure stack that are not installed in this checkout (a plugin is built on its own
 branch) are stood in for by permissive plugins of the same name, so the file's core sections,
@@ -98,11 +99,22 @@ def test_the_azure_file_names_every_secret_of_the_stack() -> None:
         "plugins.azure_speech.key_env": "AZURE_SPEECH_KEY",
         "plugins.openai.routers.azure.api_key_env": "AZURE_OPENAI_API_KEY",
         "plugins.acs.connection_string_env": "ACS_CONNECTION_STRING",
+        "plugins.acs.signing_key_env": "ACS_SIGNING_KEY",
+        "plugins.acs.eventgrid_secret_env": "ACS_EVENTGRID_SECRET",
+        "plugins.acs.control_token_env": "ARTAGENT_CONTROL_TOKEN",
         "plugins.cosmos.key_env": "COSMOS_KEY",
         "server.api_token_env": "ARTAGENT_API_TOKEN",
         "server.metrics_token_env": "ARTAGENT_METRICS_TOKEN",
         "plugins.browser.secret_env": "ARTAGENT_BROWSER_SECRET",
     }
+
+
+def test_the_phone_channel_is_secured_and_transfers_to_a_person() -> None:
+    acs = SETTINGS["plugins"]["acs"]
+    assert acs["control_access"] == "token" and acs["control_token_env"]
+    assert acs["signing_key_env"] and acs["eventgrid_secret_env"] and acs["jwt_audience"]
+    assert acs["transfer_target"].startswith(("+", "8:acs:"))
+    assert acs["public_url"].startswith("https://")
 
 
 def test_the_azure_file_passes_config_check_with_its_variables_set() -> None:
@@ -243,3 +255,27 @@ async def test_the_azure_app_refuses_anonymous_reads_and_conversations() -> None
             "Authorization: a bearer token from the identity provider is required"
         )
         assert (await http.get("/health")).status_code == 200
+
+
+# -- the Kubernetes manifests --------------------------------------------------------------
+K8S = ROOT / "packaging" / "k8s"
+K8S_TEXT = yaml.safe_load((K8S / "configmap.yaml").read_text())["data"]["runtime.toml"]
+K8S_TOML = tomllib.loads(K8S_TEXT)
+K8S_POD = yaml.safe_load((K8S / "deployment.yaml").read_text())["spec"]["template"]["spec"]
+K8S_CONTAINER = K8S_POD["containers"][0]
+
+
+def test_the_pods_get_every_variable_their_file_names_from_a_secret() -> None:
+    from_secrets = {
+        e["name"]: e["valueFrom"]["secretKeyRef"] for e in K8S_CONTAINER["env"] if "valueFrom" in e
+    }
+    assert set(from_secrets) == set(env_variables(K8S_TOML).values())
+    assert from_secrets["ACS_SIGNING_KEY"]["name"] == "artagent-acs", "one signing key for every pod"
+    assert K8S_TOML["plugins"]["acs"]["control_access"] == "token"
+
+
+def test_the_pods_file_passes_config_check_with_its_variables_set(tmp_path: Path) -> None:
+    path = tmp_path / "runtime.toml"
+    path.write_text(K8S_TEXT)
+    environ = {variable: "set" for variable in env_variables(K8S_TOML).values()}
+    assert check_config(path, environ=environ, host=host_for_the_azure_stack()) == []

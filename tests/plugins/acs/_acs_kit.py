@@ -10,6 +10,7 @@ to "tell me everything", and puts the caller through to a person (a tool that es
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -19,6 +20,7 @@ from typing import Any
 import artagent_acs.hooks
 import msgspec
 import uvicorn
+from _fake_acs import KEY, FakeAcs
 from artagent.agents.tools import ToolContext, tool
 from artagent.app import create_app
 from artagent.config import LoadedConfig
@@ -32,6 +34,25 @@ from artagent.testing.audio import tone
 
 DESK = Path(__file__).parent / "desk"
 LONG_ANSWER = " ".join(["Our opening hours are long and the list of services is longer still."] * 6)
+APOLOGY = "Sorry, I could not transfer you right now. Let's carry on."
+INCOMING = {
+    "id": "ev-1", "eventType": "Microsoft.Communication.IncomingCall", "subject": "call",
+    "dataVersion": "1.0", "eventTime": "2026-01-01T10:00:00Z",
+    "data": {"to": {"kind": "phoneNumber", "rawId": "4:+18005550100",
+                    "phoneNumber": {"value": "+18005550100"}},
+             "from": {"kind": "phoneNumber", "rawId": "4:+15550100001",
+                      "phoneNumber": {"value": "+15550100001"}},
+             "incomingCallContext": "opaque-context-123", "correlationId": "corr-1", "serverCallId": "srv-1"},
+}  # fmt: skip
+"""An Event Grid delivery of one incoming call (Event Grid schema)."""
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+    for _ in range(int(timeout / 0.05)):
+        if predicate():
+            return True
+        await asyncio.sleep(0.05)
+    return predicate()
 
 
 class Reason(msgspec.Struct):
@@ -132,6 +153,39 @@ async def serving(runtime: Runtime) -> AsyncIterator[str]:
 def speech(seconds: float, rate: int = 16000) -> bytes:
     """Caller speech: a tone the energy VAD hears as speech."""
     return tone(int(seconds * rate), 220.0, 0.3, rate)
+
+
+@asynccontextmanager
+async def acs_line(
+    make_config: Callable[..., LoadedConfig],
+    utterances: list[str],
+    *,
+    succeeds: bool = True,
+    extra: str = "",
+    target: str = "+18005550123",
+) -> AsyncIterator[tuple[str, FakeAcs, Any]]:
+    """A server whose call control is the fake ACS (the real SDK, signed with the resource key),
+    transferring to ``target``; yields its base URL, the fake and the runtime."""
+    acs = FakeAcs(transfer_succeeds=succeeds)
+    await acs.start()
+    toml = (f'[plugins.acs]\nendpoint = "{acs.url}"\nconnection_string_env = "ACS_CONNECTION_STRING"\n'
+            f'transfer_target = "{target}"\n'
+            f'caller_id = "+18005550100"\n{extra}')  # fmt: skip
+    secret = f"endpoint=https://contoso-voice.communication.azure.com/;accesskey={KEY}"
+    runtime = build_runtime(
+        make_config, DeskLine(utterances), toml, environ={"ACS_CONNECTION_STRING": secret}
+    )
+    try:
+        async with serving(runtime) as base:
+            yield base, acs, runtime
+    finally:
+        await acs.stop()
+
+
+async def call_events(runtime: Any, call_id: str) -> list[dict[str, Any]]:
+    await runtime.outbox.flush()
+    entries = await runtime.redis.xrange(runtime.config.bus.stream)
+    return [e for e in (json.loads(f[b"event"]) for _, f in entries) if e["call_id"] == call_id]
 
 
 class ServerThread:

@@ -18,6 +18,7 @@ import hmac
 import itertools
 import json
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,11 @@ class FakeAcs:
     entra_tokens: set[str] = field(default_factory=set)
     """Microsoft Entra ID tokens accepted (``Authorization: Bearer``) instead of an HMAC signature."""
     """A function returning ACS's JWT, sent on callbacks and the media handshake (None: none)."""
+    media_route: Callable[[str], str] | None = None
+    """Where the media WebSocket really goes (a load balancer sending it to another worker than
+    the one that answered); None: the transport URL as given."""
+    refuse_answer: str | None = None
+    """Refuse ``answer`` (400 with this message), as ACS does when the call is gone."""
     requests: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     """(method, path, JSON body) of every signed request, in order."""
     refused: list[str] = field(default_factory=list)
@@ -110,6 +116,9 @@ class FakeAcs:
                 "correlationId": f"corr-{call.connection_id}"}  # fmt: skip
 
     async def _answer(self, request: web.Request) -> web.Response:
+        if self.refuse_answer is not None:
+            error = {"code": "8523", "message": self.refuse_answer}
+            return web.json_response({"error": error}, status=400)
         call = self._connection(request[JSON])
         self._later(self._connect(call))
         return web.json_response(self._properties(call, "connecting"), status=200)
@@ -149,7 +158,8 @@ class FakeAcs:
     async def _connect(self, call: FakeCall) -> None:
         await self.callback(call, "CallConnected")
         rate = 24000 if call.body["mediaStreamingOptions"]["audioFormat"] == "pcm24KMono" else 16000
-        call.phone = await MediaClient.open(call.media_url, sample_rate=rate, headers=self._headers())
+        url = self.media_route(call.media_url) if self.media_route is not None else call.media_url
+        call.phone = await MediaClient.open(url, sample_rate=rate, headers=self._headers())
         await self.callback(call, "ParticipantsUpdated", participants=[
             {"identifier": {"rawId": "4:+15550100001", "kind": "phoneNumber",
                             "phoneNumber": {"value": "+15550100001"}}, "isMuted": False}])  # fmt: skip

@@ -9,57 +9,25 @@ import ipaddress
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from _acs_kit import DeskLine, build_runtime, serving, speech
-from _fake_acs import KEY, FakeAcs
+from _acs_kit import (
+    APOLOGY,
+    INCOMING,
+    DeskLine,
+    acs_line,
+    build_runtime,
+    call_events,
+    serving,
+    speech,
+    wait_until,
+)
+from _fake_acs import FakeAcs
 from aiohttp import web
 from artagent.config import LoadedConfig
-
-INCOMING = {
-    "id": "ev-1", "eventType": "Microsoft.Communication.IncomingCall", "subject": "call",
-    "dataVersion": "1.0", "eventTime": "2026-01-01T10:00:00Z",
-    "data": {"to": {"kind": "phoneNumber", "rawId": "4:+18005550100",
-                    "phoneNumber": {"value": "+18005550100"}},
-             "from": {"kind": "phoneNumber", "rawId": "4:+15550100001",
-                      "phoneNumber": {"value": "+15550100001"}},
-             "incomingCallContext": "opaque-context-123", "correlationId": "corr-1", "serverCallId": "srv-1"},
-}  # fmt: skip
-
-
-APOLOGY = "Sorry, I could not transfer you right now. Let's carry on."
-
-
-@asynccontextmanager
-async def acs_line(
-    make_config: Callable[..., LoadedConfig], utterances: list[str], *, succeeds: bool = True, extra: str = ""
-) -> AsyncIterator[tuple[str, FakeAcs, Any]]:
-    acs = FakeAcs(transfer_succeeds=succeeds)
-    await acs.start()
-    toml = (f'[plugins.acs]\nendpoint = "{acs.url}"\nconnection_string_env = "ACS_CONNECTION_STRING"\n'
-            'transfer_target = "+18005550123"\n'
-            f'caller_id = "+18005550100"\n{extra}')  # fmt: skip
-    secret = f"endpoint=https://contoso-voice.communication.azure.com/;accesskey={KEY}"
-    runtime = build_runtime(
-        make_config, DeskLine(utterances), toml, environ={"ACS_CONNECTION_STRING": secret}
-    )
-    try:
-        async with serving(runtime) as base:
-            yield base, acs, runtime
-    finally:
-        await acs.stop()
-
-
-async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    for _ in range(int(timeout / 0.05)):
-        if predicate():
-            return True
-        await asyncio.sleep(0.05)
-    return predicate()
 
 
 async def test_event_grid_validation_then_an_incoming_call_is_answered_with_media_streaming(
@@ -178,14 +146,6 @@ async def test_a_refused_transfer_is_apologised_for_then_the_agent_hangs_up_on_a
         said = [e["text"] for e in events if e["type"] == "agent_response_generated"]
         assert said[-2:] == [APOLOGY, "Thank you for calling. Goodbye."]
         assert events[-1]["reason"] == "hangup_requested"
-
-
-async def call_events(runtime: Any, call_id: str) -> list[dict[str, Any]]:
-    import json
-
-    await runtime.outbox.flush()
-    entries = await runtime.redis.xrange(runtime.config.bus.stream)
-    return [e for e in (json.loads(f[b"event"]) for _, f in entries) if e["call_id"] == call_id]
 
 
 @pytest.fixture

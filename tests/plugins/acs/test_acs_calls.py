@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 
 import httpx
+import pytest
 import websockets
 from _acs_kit import LONG_ANSWER, DeskLine, build_runtime, serving, speech
 from artagent.config import LoadedConfig
@@ -226,3 +228,76 @@ async def test_the_number_called_chooses_the_scenario(make_config: Callable[...,
                 assert _said(phone) == [greeting]
                 await phone.hang_up()
                 assert await phone.closed_within(5)
+
+
+async def test_dtmf_and_garbage_without_audio_do_not_keep_a_dead_stream_alive(
+    make_config: Callable[..., LoadedConfig],
+) -> None:
+    runtime = build_runtime(make_config, DeskLine([]), "[plugins.acs]\nmedia_timeout_s = 0.8\n")
+    async with serving(runtime) as base:
+        call = await simulate(base)
+        async with websockets.connect(str(call["media_url"])) as ws:  # never sends audio
+
+            async def keep_sending() -> None:
+                for n in range(200):
+                    message = {"kind": "DtmfData", "dtmfData": {"data": "5"}} if n % 2 else {"kind": "?"}
+                    await ws.send(json.dumps(message))
+                    await asyncio.sleep(0.1)
+
+            sender = asyncio.create_task(keep_sending())
+            events = []
+            started = asyncio.get_running_loop().time()
+            try:
+                async for message in ws:
+                    parsed = json.loads(message)
+                    if parsed["kind"] == "ArtAgentEvent":
+                        events.append(parsed["event"])
+            finally:
+                sender.cancel()
+                await asyncio.gather(sender, return_exceptions=True)
+            assert ws.close_code == 1000
+        assert asyncio.get_running_loop().time() - started < 10, "ended by the media timeout"
+        errors = [e for e in events if e["type"] == "error_occurred"]
+        assert [e["kind"] for e in errors] == ["MediaTimeout"]
+        assert "no audio" in errors[0]["message"]
+        assert events[-1]["type"] == "call_ended"
+
+
+class Collected(logging.Handler):
+    """The records of one logger (the app's logging configuration replaces pytest's handler)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def channel_log() -> Iterator[Collected]:
+    handler, logger = Collected(), logging.getLogger("artagent_acs.channel")
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+
+
+async def test_unreadable_media_messages_are_logged_once_then_summed_up(
+    make_config: Callable[..., LoadedConfig], channel_log: Collected
+) -> None:
+    async with serving(build_runtime(make_config, DeskLine(["still here"]))) as base:
+        call = await simulate(base)
+        async with await MediaClient.open(str(call["media_url"]), sample_rate=16000) as phone:
+            assert await phone.until_agent_done()
+            bad_audio = '{"kind": "AudioData", "audioData": {"data": 5}}'
+            for garbage in ("not json", bad_audio, '{"kind": "Nope"}'):
+                await phone.ws.send(garbage)
+            await phone.ws.send(b"\x00\x01")
+            await phone.say(speech(0.5))  # the call goes on as if nothing happened
+            assert await phone.wait_for(lambda p: _said(p)[-1:] == ["You said still here."])
+            mine = [r.getMessage() for r in channel_log.records if call["call_id"] in r.getMessage()]
+            assert len(mine) == 1 and "skipped a media message it cannot read (malformed)" in mine[0]
+            await phone.hang_up()
+            assert await phone.closed_within(5)
+    mine = [r.getMessage() for r in channel_log.records if call["call_id"] in r.getMessage()]
+    assert len(mine) == 2 and "skipped 3 more media message(s)" in mine[1] and "(4 in all" in mine[1]

@@ -1,6 +1,8 @@
 """Thousands of malformed media messages and webhook bodies thrown at a live server: every HTTP
-answer is a success or a 4xx, the fuzzed socket stays open (nothing it sends is fatal), and a
-call running beside it is unaffected. Bounded by example counts to keep CI fast."""
+answer is a success or a 4xx (or the 502 of a well-formed incoming call the unreachable ACS
+could not answer), the fuzzed socket stays open (nothing it sends is fatal), and a call running
+beside it is unaffected. Bounded by example counts: about 2,600 media messages and 2,000 bodies,
+some 40 s on a loaded two-core machine."""
 
 from __future__ import annotations
 
@@ -170,14 +172,18 @@ def test_malformed_webhook_bodies_get_4xx_never_an_error(live: ServerThread) -> 
 
     with httpx.Client() as client:
 
-        @settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=2000, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         @given(body, st.booleans())
         def throw(payload: bytes, to_answer: bool) -> None:
             response = client.post(answer if to_answer else callback, content=payload,
                                    headers={"content-type": "application/json"})  # fmt: skip
             statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+            if response.status_code == 502:  # a well-formed incoming call: ACS (port 9) is not there
+                assert to_answer and response.json()["failed"], response.text
+                return
             assert response.status_code == 200 or 400 <= response.status_code < 500, response.text
 
         throw()
-    assert statuses.get(400, 0) > 50, statuses
+    assert statuses.get(400, 0) > 200, statuses
+    assert sum(statuses.values()) >= 2000
     assert httpx.get(f"{live.base}/health").status_code == 200

@@ -53,3 +53,27 @@ async def test_a_caller_is_verified_and_their_claim_recorded(
     assert claim["claim_id"][-4:].replace("", " ").strip() in said, "the caller heard their claim number"
     assert [e["to_agent"] for e in phone.events_of("agent_handoff")] == ["fnol_intake"]
     assert phone.events_of("call_ended")[0]["reason"] == "completed"
+
+
+async def test_a_caller_keys_the_last_four_digits_of_their_phone_number_and_is_verified(
+    make_config: Callable[..., LoadedConfig],
+) -> None:
+    """John Smith's phone number ends 3298: keyed on the phone (DtmfData, then #), the digits
+    fill the verification form's ``digits`` field through the offline flow engine."""
+    runtime = installed_runtime(make_config, FakeSpeech([]))
+    async with serving(runtime) as base:
+        async with httpx.AsyncClient() as client:
+            call = (await client.post(f"{base}/api/v1/acs/simulate", json={"callee": "+18005550100"})).json()
+        async with await MediaClient.open(call["media_url"], sample_rate=16000) as phone:
+            assert await phone.until_agent_done(timeout=30)
+            await phone.dtmf("3298#")
+            assert await phone.wait_event("agent_response_generated", 2, timeout=15)
+            await phone.hang_up()
+            assert await phone.closed_within(10)
+    assert [e["digits"] for e in phone.events_of("dtmf_received")] == ["3298"]
+    keyed = [e["text"] for e in phone.events_of("transcription_received") if e["source"] == "dtmf"]
+    assert keyed == ["3298"]
+    [tool] = [e for e in phone.events_of("tool_called") if e["tool"] == "authenticate_caller"]
+    assert tool["arguments"] == {"last_four": "3298"}
+    said = [e["text"] for e in phone.events_of("agent_response_generated")]
+    assert said[1].startswith("Thank you, John, you're verified.")

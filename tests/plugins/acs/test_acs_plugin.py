@@ -59,8 +59,10 @@ def test_a_connection_string_that_is_not_one_is_named_when_a_call_needs_it() -> 
     from artagent_acs.config import AcsConfig
     from artagent_acs.control import CallControlUnavailable
     from artagent_acs.service import AcsService
+    from redis.asyncio import Redis
 
-    service = AcsService(AcsConfig(connection_string_env="ACS_CS"), {"connection_string_env": "junk"})
+    config = AcsConfig(connection_string_env="ACS_CS")
+    service = AcsService(config, {"connection_string_env": "junk"}, Redis())  # no I/O until used
     assert service.control.enabled
     with pytest.raises(
         CallControlUnavailable, match=r"plugins\.acs\.connection_string_env: the variable does not"

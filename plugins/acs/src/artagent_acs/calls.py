@@ -1,9 +1,10 @@
 """What this worker knows of each ACS call: ids on both sides, who called whom, its session.
 
 A call is registered when it is answered, placed or simulated, before ACS opens its media
-WebSocket; the media socket and the callbacks find it by our call id (carried, signed, in their
-URLs). Events that arrive before the session runs (``CallConnected`` comes first) are kept and
-emitted once it does.
+WebSocket, here and in Redis (:mod:`artagent_acs.routing`): the worker the media socket reaches
+hosts it, built from that record when it is not the worker that created it. The media socket
+and the callbacks find it by our call id (carried, signed, in their URLs). Events that arrive
+before the session runs (``CallConnected`` comes first) are kept and emitted once it does.
 """
 
 from __future__ import annotations
@@ -12,18 +13,18 @@ import asyncio
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from artagent.events import Event
+
+from artagent_acs.routing import CallRecord, Direction
 
 if TYPE_CHECKING:
     from artagent.session.engine import Session
 
     from artagent_acs.channel import AcsMediaChannel
 
-__all__ = ["AcsCall", "CallBook"]
-
-Direction = Literal["inbound", "outbound", "simulated"]
+__all__ = ["AcsCall", "CallBook", "Direction"]
 
 
 @dataclass
@@ -32,6 +33,7 @@ class AcsCall:
     direction: Direction
     caller: str | None = None
     callee: str | None = None
+    scenario: str | None = None
     connection_id: str | None = None
     """ACS's ``callConnectionId``, once answer/create returned."""
     server_call_id: str | None = None
@@ -40,6 +42,7 @@ class AcsCall:
     session: Session | None = None
     channel: AcsMediaChannel | None = None
     media_connected: bool = False
+    """This worker hosts the call: it claimed it and its media socket is here."""
     connected: bool = False
     """ACS said ``CallConnected``."""
     disconnected: bool = False
@@ -47,6 +50,22 @@ class AcsCall:
     participants: set[str] = field(default_factory=set)
     pending: list[tuple[type[Event], dict[str, Any]]] = field(default_factory=list)
     created_at: float = field(default_factory=time.monotonic)
+
+    @classmethod
+    def from_record(cls, record: CallRecord) -> AcsCall:
+        """A call another worker created, to be hosted here."""
+        return cls(
+            call_id=record.call_id, direction=record.direction, caller=record.caller,
+            callee=record.callee, scenario=record.scenario, connection_id=record.connection_id,
+            server_call_id=record.server_call_id, events=record.events,
+        )  # fmt: skip
+
+    def record(self) -> CallRecord:
+        return CallRecord(
+            call_id=self.call_id, direction=self.direction, caller=self.caller, callee=self.callee,
+            scenario=self.scenario, connection_id=self.connection_id,
+            server_call_id=self.server_call_id, events=self.events,
+        )  # fmt: skip
 
     def emit(self, event_type: type[Event], **fields: Any) -> None:
         """Emit on the call's session, or keep it until the session runs."""

@@ -2,10 +2,11 @@
 
 A reader task turns the socket's messages into 20 ms 16 kHz caller frames (resampled from
 24 kHz when the stream is), DTMF digits and the caller's hang-up; a watchdog ends the call when
-the stream goes silent (ACS sends audio every 20 ms, silence included, so no message at all
-means the stream is dead). Agent frames go out as ``AudioData`` (resampled to the stream's
-rate), barge-in as ``StopAudio``. A message that cannot be read is counted and skipped: it
-never ends the call.
+the stream stops sending audio (ACS sends ``AudioData`` every 20 ms, silence included, so no
+audio at all means the stream is dead, whatever else still comes). Agent frames go out as
+``AudioData`` (resampled to the stream's rate), barge-in as ``StopAudio``. A message that
+cannot be read is counted and skipped, never ending the call; the first of a call is logged,
+later ones summed up (at most one warning a minute, and one at the end).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ __all__ = ["AcsMediaChannel", "DtmfCollector"]
 log = logging.getLogger(__name__)
 RATE = 16_000
 FRAME_BYTES = 640
+SUMMARY_EVERY_S = 60.0
 
 
 class DtmfCollector:
@@ -96,8 +98,11 @@ class AcsMediaChannel:
         self._tasks: list[asyncio.Task[None]] = []
         self._outgoing: asyncio.Queue[str | None] = asyncio.Queue()
         self._loop = asyncio.get_running_loop()
-        self._last_message = self._loop.time()
+        self._last_audio = self._loop.time()
         self._audio_count = 0
+        self._rejected = 0
+        self._rejected_logged = 0
+        self._summarised_at = self._last_audio
         self._caller: str | None = None
         self.closed = False
         self.timed_out = False
@@ -128,10 +133,9 @@ class AcsMediaChannel:
                 message = await receive()
                 if message["type"] != "websocket.receive":
                     break
-                self._last_message = self._loop.time()
                 data = message.get("text") or message.get("bytes")
                 if not data:
-                    self._metrics.rejected.labels("empty").inc()
+                    self._reject("empty", "an empty message")
                     continue
                 if not self._handle(data):
                     break
@@ -145,9 +149,10 @@ class AcsMediaChannel:
         try:
             message = decode_inbound(data)
         except MediaDecodeError as exc:
-            self._metrics.rejected.labels(exc.reason).inc()
+            self._reject(exc.reason, str(exc))
             return True
         if type(message) is AudioDataMessage:
+            self._last_audio = self._loop.time()
             self._audio(message)
         elif type(message) is DtmfDataMessage:
             self._metrics.messages.labels("DtmfData").inc()
@@ -155,7 +160,7 @@ class AcsMediaChannel:
             if len(digit) == 1 and digit in "0123456789*#ABCD":
                 self._dtmf.key(digit)
             else:
-                self._metrics.rejected.labels("malformed").inc()
+                self._reject("malformed", f"DtmfData with no single key: {digit[:20]!r}")
         elif type(message) is AudioMetadataMessage:
             self._metrics.messages.labels("AudioMetadata").inc()
             rate = message.audioMetadata.sample_rate
@@ -175,7 +180,7 @@ class AcsMediaChannel:
                 return  # unmixed audio of another participant (a transfer target joining)
         pcm = audio.data or (self._silence if audio.silent else b"")
         if not pcm or len(pcm) % 2:
-            self._metrics.rejected.labels("malformed").inc()
+            self._reject("malformed", f"AudioData with {len(pcm)} bytes of PCM16")
             return
         self._audio_count += 1
         if self._in is not None:
@@ -187,15 +192,18 @@ class AcsMediaChannel:
             self._frames.put_nowait(frame)
 
     async def _watch(self) -> None:
-        """End the call when the stream has sent nothing for ``media_timeout_s``."""
+        """End the call when the stream has sent no audio for ``media_timeout_s`` (DTMF or
+        unreadable messages do not keep it alive)."""
         timeout = self._media_timeout_s
         while not self.closed:
             await asyncio.sleep(min(1.0, timeout / 4))
             self._count()
-            if self._loop.time() - self._last_message > timeout:
+            if self._loop.time() - self._summarised_at >= SUMMARY_EVERY_S:
+                self._summarise()
+            if self._loop.time() - self._last_audio > timeout:
                 self.timed_out = True
                 self._metrics.media_timeouts.inc()
-                self._report("MediaTimeout", f"the media stream sent nothing for {timeout:g} s")
+                self._report("MediaTimeout", f"the media stream sent no audio for {timeout:g} s")
                 self.end()
                 return
 
@@ -203,6 +211,28 @@ class AcsMediaChannel:
         if self._audio_count:
             self._metrics.messages.labels("AudioData").inc(self._audio_count)
             self._audio_count = 0
+
+    def _reject(self, reason: str, detail: str) -> None:
+        """A message skipped: counted, and the first of the call logged with why (the rest are
+        summed up by :meth:`_summarise`, so a stream of garbage cannot flood the log)."""
+        self._metrics.rejected.labels(reason).inc()
+        self._rejected += 1
+        if self._rejected == 1:
+            self._rejected_logged = 1
+            log.warning(
+                "call %s: skipped a media message it cannot read (%s): %s",
+                self.call.call_id, reason, detail[:200],
+            )  # fmt: skip
+
+    def _summarise(self) -> None:
+        self._summarised_at = self._loop.time()
+        more = self._rejected - self._rejected_logged
+        if more > 0:
+            self._rejected_logged = self._rejected
+            log.warning(
+                "call %s: skipped %d more media message(s) it cannot read (%d in all, by reason in "
+                "artagent_acs_media_rejected_messages_total)", self.call.call_id, more, self._rejected,
+            )  # fmt: skip
 
     def end(self) -> None:
         """The caller is gone (or the call is over): frames() ends after what was received."""
@@ -277,6 +307,7 @@ class AcsMediaChannel:
     async def close(self) -> None:
         self.end()
         self._count()
+        self._summarise()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

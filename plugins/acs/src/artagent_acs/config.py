@@ -48,13 +48,14 @@ class AcsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     recording_format: Literal["wav", "mp3"] = "wav"
     recording_channel: Literal["mixed", "unmixed"] = "mixed"
     media_timeout_s: Seconds = 10.0
-    """A media stream that sends nothing for this long ends the call (ACS sends audio every
-    20 ms, silence included)."""
+    """A media stream that sends no audio for this long ends the call (ACS sends audio every
+    20 ms, silence included; DTMF and unreadable messages do not keep a stream alive)."""
     token_ttl_s: Seconds = 7200.0
     """Lifetime of the per-call signed token in the callback and media URLs; longer than a call."""
     signing_key_env: str = ""
     """Environment variable holding the key that signs URL tokens; empty: a random key per
-    process (set one when several workers share the calls)."""
+    process. With several workers set one, the same on all: a call's media socket, callbacks
+    and hang-up may each reach a different worker."""
     jwt_audience: str = ""
     """The ACS resource's immutable id: when set, callbacks and the media WebSocket must carry
     ACS's JWT (``Authorization: Bearer``) for this audience, besides the URL token."""
@@ -71,7 +72,8 @@ class AcsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     """Who may place calls, hang them up and start simulated ones (``POST
     /api/v1/calls/initiate``, ``/api/v1/calls/{call_id}/hangup``, ``/api/v1/acs/simulate``,
     used by ``artagent call``): ``loopback``: clients on this machine, or any client with the
-    token below; ``token``: only holders of the token; ``off``: nobody."""
+    token below (a proxy or tunnel on this machine makes every client look local: use
+    ``token`` behind one); ``token``: only holders of the token; ``off``: nobody."""
     control_token_env: str = ""
     """Environment variable holding the bearer token of those endpoints."""
     dtmf_pause_s: Seconds = 1.5

@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from artagent.commands import Command
+from artagent.events import Event
 from artagent.hookspecs import hookimpl
+from redis.asyncio import Redis
 
 from artagent_acs.config import AcsConfig
 
@@ -17,11 +19,18 @@ def plugin_config_schema() -> type[AcsConfig]:
 
 
 @hookimpl
-def register_routes(config: AcsConfig, secrets: Mapping[str, str]) -> list[Any]:
+def register_event_types() -> list[type[Event]]:
+    from artagent_acs.events import AcsMediaStreamingChanged, AcsPlayCompleted
+
+    return [AcsMediaStreamingChanged, AcsPlayCompleted]
+
+
+@hookimpl
+def register_routes(config: AcsConfig, secrets: Mapping[str, str], redis: Redis) -> list[Any]:
     from artagent_acs.routes import acs_routes
     from artagent_acs.service import AcsService
 
-    return [acs_routes(AcsService(config, secrets))]
+    return [acs_routes(AcsService(config, secrets, redis))]
 
 
 @hookimpl

@@ -38,6 +38,14 @@ class AcsMetrics:
             "Calls ended because their media stream went silent (no messages at all).",
             registry=registry,
         )
+        self.forwarded = Counter(
+            "artagent_acs_forwarded_requests",
+            "Callbacks and hang-ups about calls another worker hosts, by kind and what became of "
+            "them: owned (sent to the host's inbox), pending (kept until a worker hosts the call), "
+            "unowned and unknown (no host: acted on here, or no such call), received (by the host).",
+            ["kind", "outcome"],
+            registry=registry,
+        )
         self.streams = Gauge(
             "artagent_acs_media_streams", "Media WebSockets open on this worker.", registry=registry
         )

@@ -16,9 +16,10 @@ from litestar.exceptions import (
     ServiceUnavailableException,
 )
 from litestar.params import FromPath
+from redis.exceptions import RedisError
 
-from artagent_acs.callbacks import apply_callback
 from artagent_acs.control import CallControlUnavailable
+from artagent_acs.delivery import deliver_callbacks, request_hangup
 from artagent_acs.service import E164, MEDIA_PATH, AcsService
 from artagent_acs.stream import run_media_stream
 from artagent_acs.webhooks import (
@@ -75,6 +76,17 @@ def _base(request: AnyRequest) -> str:
     return str(request.base_url)
 
 
+def _scenario(request: AnyRequest, callee: str | None) -> str | None:
+    """The scenario ``[agents]`` chooses for the number called, recorded with the call."""
+    chosen = request.app.state.runtime.agents.selector.select(channel="acs", callee=callee)
+    return chosen.name if chosen is not None else None
+
+
+def _routing_unavailable(exc: Exception) -> ServiceUnavailableException:
+    log.warning("ACS call routing (Redis) failed: %s", exc)
+    return ServiceUnavailableException(detail=f"call routing (Redis) is unavailable: {exc}")
+
+
 def acs_routes(service: AcsService) -> Router:
     c = service.config
 
@@ -86,9 +98,9 @@ def acs_routes(service: AcsService) -> Router:
         if request.method == "OPTIONS":
             origin = request.headers.get("webhook-request-origin", "")
             return Response(None, headers={"WebHook-Allowed-Origin": origin, "WebHook-Allowed-Rate": "*"})
-        return Response(await _deliveries(request))
+        return await _deliveries(request)
 
-    async def _deliveries(request: AnyRequest) -> dict[str, Any]:
+    async def _deliveries(request: AnyRequest) -> Response[Any]:
         reason = service.eventgrid_refusal(
             request.query_params.get(c.eventgrid_secret_param), request.headers.get(c.eventgrid_secret_header)
         )
@@ -96,16 +108,15 @@ def acs_routes(service: AcsService) -> Router:
             raise _refuse(service, request, "answer", reason)
         try:
             events = decode_grid(await request.body())
-            answered: list[str] = []
+            incoming: list[IncomingCall] = []
             for event in events:
                 if event.kind == VALIDATION:
-                    return {"validationResponse": typed(event.data, Validation).validationCode}
+                    return Response({"validationResponse": typed(event.data, Validation).validationCode})
                 if event.kind == INCOMING_CALL:
-                    incoming: IncomingCall = typed(event.data, IncomingCall)
-                    answered.append(await _answer(service, incoming, _base(request)))
+                    incoming.append(typed(event.data, IncomingCall))
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise ClientException(detail=f"invalid Event Grid delivery: {exc}") from None
-        return {"answered": answered}
+        return await _answer_all(service, incoming, request)
 
     @post("/calls/initiate", status_code=201)
     async def initiate(request: AnyRequest) -> dict[str, Any]:
@@ -117,9 +128,11 @@ def acs_routes(service: AcsService) -> Router:
                 detail=f"target: {body.target!r} is not an E.164 number (+ and 7 to 15 digits)"
             )
         try:
-            call = await service.initiate(body.target, _base(request))
+            call = await service.initiate(body.target, _base(request), _scenario(request, body.target))
         except CallControlUnavailable as exc:
             raise ServiceUnavailableException(detail=str(exc)) from None
+        except RedisError as exc:
+            raise _routing_unavailable(exc) from None
         return {"call_id": call.call_id, "call_connection_id": call.connection_id}
 
     @post("/calls/callbacks", status_code=200)
@@ -136,25 +149,26 @@ def acs_routes(service: AcsService) -> Router:
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise ClientException(detail=f"invalid Call Automation events: {exc}") from None
         metrics = service.metrics(request.app.state.runtime.registry)
-        call = service.calls.get(call_id)
         for event in events:
             metrics.callbacks.labels(event.name[:64]).inc()
-            if call is not None:
-                apply_callback(service, call, event)
-        return {"applied": len(events) if call is not None else 0}
+        assert call_id is not None  # the token check needs it
+        try:
+            return await deliver_callbacks(service, call_id, events, metrics)
+        except RedisError as exc:  # ACS retries a callback that was not accepted
+            raise _routing_unavailable(exc) from None
 
     @post("/calls/{call_id:str}/hangup", status_code=202)
     async def hangup(call_id: FromPath[str], request: AnyRequest) -> dict[str, Any]:
         """End a call: the agent says its farewell, then ACS hangs up for everyone."""
         _check_control(service, request, "hangup")
-        call = service.calls.get(call_id)
-        if call is None:
-            raise NotFoundException(detail=f"no ACS call {call_id!r} on this worker")
-        if call.session is not None:
-            service.background(call.session.end("hangup_requested"), name=f"hangup-{call_id}")
-        else:
-            await service.hang_up(call, "hangup_requested")
-        return {"call_id": call_id, "status": "hanging up"}
+        try:
+            metrics = service.metrics(request.app.state.runtime.registry)
+            status = await request_hangup(service, call_id, metrics)
+        except RedisError as exc:
+            raise _routing_unavailable(exc) from None
+        if status is None:
+            raise NotFoundException(detail=f"no ACS call {call_id!r} (it is over, or never was)")
+        return {"call_id": call_id, "status": status}
 
     @post("/acs/simulate", status_code=201)
     async def simulate(request: AnyRequest) -> dict[str, Any]:
@@ -163,7 +177,13 @@ def acs_routes(service: AcsService) -> Router:
         _check_control(service, request, "simulate")
         raw = await request.body()
         body: SimulateRequest = _decode(raw, SimulateRequest) if raw.strip() else SimulateRequest()
-        call = service.new_call("simulated", caller=body.caller, callee=body.callee, events=body.events)
+        scenario = _scenario(request, body.callee)
+        try:
+            call = await service.new_call(
+                "simulated", caller=body.caller, callee=body.callee, events=body.events, scenario=scenario
+            )
+        except RedisError as exc:
+            raise _routing_unavailable(exc) from None
         _, media = service.urls(call, _base(request))
         return {"call_id": call.call_id, "media_url": media, "sample_rate": c.sample_rate}
 
@@ -177,14 +197,44 @@ def acs_routes(service: AcsService) -> Router:
     return Router(path="/api/v1", route_handlers=handlers, tags=["acs"])
 
 
-async def _answer(service: AcsService, incoming: IncomingCall, base: str) -> str:
+async def _answer_all(
+    service: AcsService, incoming: list[IncomingCall], request: AnyRequest
+) -> Response[Any]:
+    """Answer each incoming call. 200 with our call ids, and the calls that could not be
+    answered with why; 502 when none could (Event Grid then retries the delivery)."""
+    answered: list[str] = []
+    failed: list[dict[str, str]] = []
+    for call in incoming:
+        reason = await _answer(service, call, request, answered)
+        if reason is not None:
+            failed.append({"caller": call.from_.text, "callee": call.to.text, "reason": reason})
+    body: dict[str, Any] = {"answered": answered, "failed": failed} if failed else {"answered": answered}
+    if failed and not answered:
+        body["detail"] = "could not answer the incoming call: " + "; ".join(f["reason"] for f in failed)
+        return Response(body, status_code=502)
+    return Response(body)
+
+
+async def _answer(
+    service: AcsService, incoming: IncomingCall, request: AnyRequest, answered: list[str]
+) -> str | None:
+    """Answer one call (its id goes to ``answered``); why not, when it could not be."""
+    caller, callee = incoming.from_.text or None, incoming.to.text or None
     try:
         call = await service.answer(
-            incoming.incoming_call_context, incoming.from_.text or None, incoming.to.text or None, base
+            incoming.incoming_call_context, caller, callee, _base(request), _scenario(request, callee)
         )
     except CallControlUnavailable as exc:
         raise ServiceUnavailableException(detail=str(exc)) from None
     except Exception as exc:
-        log.warning("could not answer the call from %s: %s", incoming.from_.text, exc)
-        return ""
-    return call.call_id
+        reason = f"{type(exc).__name__}: {_first_line(exc)}"
+        log.warning("could not answer the call from %s to %s: %s", caller, callee, reason)
+        return reason
+    answered.append(call.call_id)
+    return None
+
+
+def _first_line(exc: Exception) -> str:
+    """An SDK error's first line (the rest is the whole HTTP response)."""
+    text = str(exc).strip() or "no detail"
+    return text.splitlines()[0][:300]

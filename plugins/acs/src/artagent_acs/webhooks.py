@@ -19,6 +19,7 @@ __all__ = [
     "GridEvent",
     "Identifier",
     "IncomingCall",
+    "MediaStreamingUpdate",
     "decode_callbacks",
     "decode_grid",
     "typed",
@@ -91,6 +92,12 @@ class DtmfResult(msgspec.Struct, frozen=True):
     tones: list[str] = msgspec.field(default_factory=list)
 
 
+class MediaStreamingUpdate(msgspec.Struct, frozen=True, rename="camel"):
+    content_type: str = ""
+    media_streaming_status: str = ""
+    media_streaming_status_details: str = ""
+
+
 class CallbackData(msgspec.Struct, frozen=True, rename="camel"):
     call_connection_id: str = ""
     server_call_id: str = ""
@@ -101,6 +108,7 @@ class CallbackData(msgspec.Struct, frozen=True, rename="camel"):
     dtmf_result: DtmfResult | None = None
     recording_id: str | None = None
     state: str | None = None
+    media_streaming_update: MediaStreamingUpdate | None = None
 
 
 class CallbackEvent(msgspec.Struct, frozen=True):
