@@ -6,6 +6,8 @@ A benchmark is a module ``scripts/bench_<name>.py`` that defines:
 - ``FIGURES``: ``{figure name: Figure(unit, about, goal)}``, every figure ``run`` returns.
 - ``add_arguments(parser)``: its own command-line options, all with defaults (optional).
 - ``run(args) -> dict[str, float]``: measures and returns the figures.
+- ``extra() -> dict``: more keys for its entry in the JSON, called after ``run`` (optional):
+  details such as a whole sweep, and ``notes``, Markdown rendered below its figures.
 
 ``scripts/bench.py`` runs them and merges each result into docs/performance.json under the
 benchmark's name (other benchmarks' entries are kept), then renders docs/performance.md from the

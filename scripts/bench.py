@@ -75,6 +75,7 @@ def entry(
 ) -> dict[str, Any]:
     """One benchmark's record in docs/performance.json."""
     info: dict[str, Figure] = module.FIGURES
+    extra: dict[str, Any] = module.extra() if hasattr(module, "extra") else {}
     return {
         "title": module.TITLE,
         "about": " ".join(module.ABOUT.split()).replace("``", "`"),
@@ -84,6 +85,7 @@ def entry(
         "revision": revision(ROOT),
         "figures": figures,
         "figure_info": {fig: meta.as_json() for fig, meta in info.items()},
+        **extra,
     }
 
 

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from datetime import datetime
 from typing import Any
 
 from artagent.audio import FrameSplitter, Resampler
@@ -34,7 +37,7 @@ from artagent_acs.media import (
 )
 from artagent_acs.metrics import AcsMetrics
 
-__all__ = ["AcsMediaChannel", "DtmfCollector"]
+__all__ = ["AcsMediaChannel", "DtmfCollector", "InboundLag"]
 
 log = logging.getLogger(__name__)
 RATE = 16_000
@@ -72,6 +75,33 @@ class DtmfCollector:
             self._timer.cancel()
 
 
+class InboundLag:
+    """How late a call's audio reaches the channel: one frame in ``every``, its arrival (wall
+    clock) minus its ACS ``timestamp``, less the smallest such transit the call has had, so the
+    two clocks need not agree. What is left is network jitter plus the time the frame waited
+    for this worker (a loop busy with other calls)."""
+
+    __slots__ = ("_best", "_count", "_every", "_observe")
+
+    def __init__(self, observe: Callable[[float], None], every: int = 8) -> None:
+        self._observe, self._every = observe, every
+        self._count = 0
+        self._best = math.inf
+
+    def frame(self, stamp: str | None) -> None:
+        self._count += 1
+        if self._count < self._every or not stamp:
+            return
+        self._count = 0
+        try:
+            transit = time.time() - datetime.fromisoformat(stamp).timestamp()
+        except ValueError:
+            return
+        if transit < self._best:
+            self._best = transit
+        self._observe(transit - self._best)
+
+
 class AcsMediaChannel:
     """The media side of one call. ``start()`` once the socket is accepted, ``close()`` at the end."""
 
@@ -98,6 +128,7 @@ class AcsMediaChannel:
         self._loop = asyncio.get_running_loop()
         self._last_message = self._loop.time()
         self._audio_count = 0
+        self._inbound_lag = InboundLag(metrics.inbound_lag.observe)
         self._caller: str | None = None
         self.closed = False
         self.timed_out = False
@@ -178,6 +209,7 @@ class AcsMediaChannel:
             self._metrics.rejected.labels("malformed").inc()
             return
         self._audio_count += 1
+        self._inbound_lag.frame(audio.timestamp)
         if self._in is not None:
             pcm = self._in.process(pcm)
         if len(pcm) == FRAME_BYTES and not self._in_frames.pending:
