@@ -92,6 +92,22 @@ def histogram(text: str, name: str, labels: dict[str, str] | None = None) -> dic
     return buckets
 
 
+def counter(text: str, name: str, labels: dict[str, str] | None = None) -> float:
+    """The value of counter ``name`` (its ``_total`` sample), summed over the series with ``labels``."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        if family.name != name:
+            continue
+        for sample in family.samples:
+            if sample.name == name + "_total" and not (
+                labels and any(sample.labels.get(k) != v for k, v in labels.items())
+            ):
+                total += sample.value
+    return total
+
+
 def bucket_percentile(before: dict[float, float], after: dict[float, float], q: float) -> float | None:
     """The ``q``-th percentile of the observations between two readings, as the upper bound
     of the bucket it falls in (seconds); None without observations."""

@@ -55,6 +55,7 @@ from _load_servers import (
     Servers,
     artagent_servers,
     bucket_percentile,
+    counter,
     ensure_plugin,
     histogram,
     pipecat_servers,
@@ -208,12 +209,18 @@ def step_figures(calls: int, workers: int, gen: dict[str, Any], server: dict[str
     cpu_pct = 100 * server["cpu_s"] / server["wall_s"]
     overhead = [ms - FLOOR_MS for ms in gen["reply_ms"]]
     texts = server["metrics"]
+    frames = sum(
+        counter(t1, "artagent_acs_media_messages", {"kind": "AudioData"})
+        - counter(t0, "artagent_acs_media_messages", {"kind": "AudioData"})
+        for t0, t1 in zip(*texts, strict=True)
+    )
     row: dict[str, Any] = {
         "calls": calls,
         "workers": workers,
         "server_cpu_pct": round(cpu_pct, 1),
         "calls_per_core": round(calls / (cpu_pct / 100), 1) if cpu_pct > 0 else None,
         "cpu_per_call_pct": round(cpu_pct / calls, 3),
+        "server_us_per_frame": round(server["cpu_s"] / frames * 1e6, 1) if frames else None,
         "generator_cpu_per_call_pct": round(100 * gen["cpu_s"] / gen["window_s"] / calls, 3),
         "inbound_lag_p50_ms": _hist_ms(texts, "artagent_acs_inbound_lag_seconds", 50),
         "inbound_lag_p99_ms": _hist_ms(texts, "artagent_acs_inbound_lag_seconds", 99),
@@ -268,7 +275,7 @@ def run_step(args: argparse.Namespace, system: str, workers: int, calls: int, sc
     row = {"system": system, **step_figures(calls, workers, _merge(results), server)}
     print(
         f"   {system:<12} workers {workers}  N {calls:>4}: cpu {row['server_cpu_pct']:6.1f}%  "
-        f"calls/core {row['calls_per_core']}  inbound p99 {row['inbound_lag_p99_ms']} ms  "
+        f"calls/core {row['calls_per_core']} ({row['server_us_per_frame']} us/frame)  inbound p99 {row['inbound_lag_p99_ms']} ms  "
         f"reply p50 {row['reply_p50_ms']} ms  overhead p99 {row['overhead_p99_ms']} ms  "
         f"barge p99 {row['barge_in_p99_ms']} ms  late {row['late_frames']}  "
         f"calls {row['calls_completed']}/{row['calls_started']} failed {row['calls_failed']}  "

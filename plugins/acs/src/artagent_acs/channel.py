@@ -14,6 +14,7 @@ import asyncio
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from datetime import datetime
 from typing import Any
@@ -122,7 +123,10 @@ class AcsMediaChannel:
         self._media_timeout_s = media_timeout_s
         self._on_hangup, self._on_transfer = on_hangup, on_transfer
         self._dtmf = DtmfCollector(on_dtmf, pause_s=dtmf_pause_s)
-        self._frames: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._inbound: deque[bytes] = deque()
+        """Caller frames not yet taken by the engine (a deque and one future: no queue machinery
+        per frame)."""
+        self._waiter: asyncio.Future[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._outgoing: asyncio.Queue[str | None] = asyncio.Queue()
         self._loop = asyncio.get_running_loop()
@@ -213,10 +217,15 @@ class AcsMediaChannel:
         if self._in is not None:
             pcm = self._in.process(pcm)
         if len(pcm) == FRAME_BYTES and not self._in_frames.pending:
-            self._frames.put_nowait(pcm)
-            return
-        for frame in self._in_frames.feed(pcm):
-            self._frames.put_nowait(frame)
+            self._inbound.append(pcm)
+        else:
+            self._inbound.extend(self._in_frames.feed(pcm))
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def _watch(self) -> None:
         """End the call when the stream has sent nothing for ``media_timeout_s``."""
@@ -241,11 +250,20 @@ class AcsMediaChannel:
         if not self.closed:
             self.closed = True
             self._dtmf.close()
-            self._frames.put_nowait(None)
+            self._wake()
 
     async def frames(self) -> AsyncIterator[bytes]:
-        while (frame := await self._frames.get()) is not None:
-            yield frame
+        inbound, loop = self._inbound, self._loop
+        while True:
+            while inbound:
+                yield inbound.popleft()
+            if self.closed:
+                return
+            self._waiter = loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
 
     # -- outbound ----------------------------------------------------------------------------
     async def send(self, frame: bytes) -> None:
