@@ -19,8 +19,8 @@ $(STAMP): $(BIN)/python $(PROJECTS)
 	$(BIN)/python -m pip install -q -e ./core $(addprefix -e ./,$(PLUGINS))
 	touch $@
 
-$(DEVSTAMP): $(STAMP) pyproject.toml
-	$(BIN)/python -m pip install -q -e ".[test]"
+$(DEVSTAMP): $(STAMP) pyproject.toml scripts/loadbench/pyproject.toml
+	$(BIN)/python -m pip install -q -e ".[test]" -e ./scripts/loadbench
 	touch $@
 
 install: $(STAMP)  ## create .venv and install core and every plugin (editable)

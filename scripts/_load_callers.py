@@ -271,7 +271,6 @@ class Generator:
     async def run(self) -> dict[str, Any]:
         import httpx
 
-        loop = asyncio.get_running_loop()
         job = self.job
         t0 = job["t0"]  # time.monotonic() of the benchmark (the loop's clock, system-wide)
         self.window = Window(t0 + job["window"][0], t0 + job["window"][1])
@@ -286,7 +285,11 @@ class Generator:
             await asyncio.gather(*slots)
             ticker.cancel()
         cpu = self.cpu
-        return {**vars(self.samples), "cpu_s": cpu[1] - cpu[0], "window_s": self.window.end - self.window.start}
+        return {
+            **vars(self.samples),
+            "cpu_s": cpu[1] - cpu[0],
+            "window_s": self.window.end - self.window.start,
+        }
 
     async def _slot(self, index: int, start: float, http: Any, share: float) -> None:
         loop = asyncio.get_running_loop()

@@ -78,7 +78,9 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
             series.setdefault((row["system"], row["workers"]), []).append(row)
     for (system, workers), points in series.items():
         points.sort(key=lambda r: r["calls"])
-        label = f"{NAMES.get(system, system).split(',')[0]} {system.removeprefix('fake').strip('_') or 'webrtc'}"
+        label = (
+            f"{NAMES.get(system, system).split(',')[0]} {system.removeprefix('fake').strip('_') or 'webrtc'}"
+        )
         label += f", {workers} worker{'s' if workers > 1 else ''}"
         x = [r["calls"] for r in points]
         line = latency.plot(x, [r["reply_p50_ms"] for r in points], marker="o", label=f"{label} p50")[0]

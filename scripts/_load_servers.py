@@ -128,6 +128,27 @@ class Servers:
     processes: list[psutil.Process] = field(default_factory=list)
     """Every process of the server side (workers, Redis)."""
     workers: list[psutil.Process] = field(default_factory=list)
+    redis_socket: str | None = None
+    """ARTAgent's Redis, to count the events the calls published."""
+
+    def event_counts(self, stream: str = "artagent:events") -> dict[str, int]:
+        """Events on the bus by type (ARTAgent only): the calls' progress through the scenario."""
+        if self.redis_socket is None:
+            return {}
+        import redis
+
+        client, counts, start = redis.Redis(unix_socket_path=self.redis_socket), {}, "-"
+        try:
+            while True:
+                page = client.xrange(stream, min=start, count=10_000)
+                for _, fields in page:
+                    kind = fields.get(b"type", b"?").decode()
+                    counts[kind] = counts.get(kind, 0) + 1
+                if len(page) < 10_000:
+                    return counts
+                start = "(" + page[-1][0].decode()
+        finally:
+            client.close()
 
     def cpu_s(self) -> float:
         total = 0.0
@@ -158,12 +179,16 @@ class Servers:
         return out
 
 
-def _wait_ready(url: str, process: subprocess.Popen[Any], timeout: float = 120.0, log: Path | None = None) -> None:
+def _wait_ready(
+    url: str, process: subprocess.Popen[Any], timeout: float = 120.0, log: Path | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             tail = log.read_text(errors="replace")[-3000:] if log is not None and log.exists() else ""
-            raise RuntimeError(f"the server at {url} exited ({process.returncode}) before it was ready\n{tail}")
+            raise RuntimeError(
+                f"the server at {url} exited ({process.returncode}) before it was ready\n{tail}"
+            )
         try:
             if httpx.get(f"{url}/readiness", timeout=2).status_code == 200:
                 return
@@ -235,7 +260,7 @@ def artagent_servers(profile: str, workers: int, script: Path) -> Iterator[Serve
         redis.start()
         started: list[subprocess.Popen[Any]] = []
         try:
-            servers = Servers()
+            servers = Servers(redis_socket=str(redis.socket))
             me = psutil.Process()
             servers.processes += [p for p in me.children() if "redis" in p.name()]
             for index in range(workers):
@@ -267,11 +292,13 @@ def pipecat_servers(workers: int, script: Path) -> Iterator[Servers]:
         servers = Servers()
         for _ in range(workers):
             port = free_port()
-            command = [str(python), str(SCRIPTS / "_pipecat_bot.py"), "--port", str(port), "--script", str(script),
-                       "--stop-secs", str(STOP_MS / 1000), "--start-secs", str(MIN_SPEECH_MS / 1000),
+            command = [str(python), str(SCRIPTS / "_pipecat_bot.py"), "--port", str(port),
+                       "--script", str(script), "--stop-secs", str(STOP_MS / 1000),
+                       "--start-secs", str(MIN_SPEECH_MS / 1000),
                        "--seconds-per-char", str(SECONDS_PER_CHAR),
                        *[f"--{k.replace('_', '-')}={v}" for k, v in LATENCIES.items()]]  # fmt: skip
-            started.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
+            log = Path(tempfile.gettempdir()) / f"aa-load-pipecat-{port}.log"
+            started.append(subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT))
             servers.urls.append(f"http://127.0.0.1:{port}")
         for url, process in zip(servers.urls, started, strict=True):
             _wait_ready(url, process)

@@ -105,9 +105,7 @@ def mark(pcm: bytes, index: int) -> bytes:
 
     head = marker(index)
     pcm = pcm + bytes(-len(pcm) % FRAME_BYTES)
-    return b"".join(
-        head + pcm[i + MARK_BYTES : i + FRAME_BYTES] for i in range(0, len(pcm), FRAME_BYTES)
-    )
+    return b"".join(head + pcm[i + MARK_BYTES : i + FRAME_BYTES] for i in range(0, len(pcm), FRAME_BYTES))
 
 
 def _dbfs(frame: bytes) -> float:
@@ -151,7 +149,6 @@ async def _make(where: Path) -> None:
     for provider in (tts, *vads.values()):
         if hasattr(provider, "warm_up"):
             await provider.warm_up()
-    where.mkdir(parents=True, exist_ok=True)
     items = []
     for index, text in enumerate(LINES):
         pcm = await synthesize(tts, text, RATE)
@@ -170,6 +167,7 @@ def ensure_voice() -> Path:
     """The script file, synthesising the callers' lines first if this machine has not yet."""
     path = script_path()
     if not path.exists():
+        folder().mkdir(parents=True, exist_ok=True)
         asyncio.run(_make(folder()))
     return path
 

@@ -67,13 +67,14 @@ LIMITS = {"inbound_lag_p99_ms": 20.0, "late_frames": 0, "barge_in_p99_ms": 100.0
 
 FIGURES = {
     "calls_per_core_fake": Figure(
-        "calls/core", "Calls per server core at the largest N that holds the limits, profile fake (webrtc VAD)",
+        "calls/core",
+        "Calls per server core at the largest N that holds the limits, profile fake (webrtc VAD)",
         ">= 250",
     ),
-    "calls_per_core_fake_silero": Figure(
-        "calls/core", "The same with the Silero VAD", ">= 150"
+    "calls_per_core_fake_silero": Figure("calls/core", "The same with the Silero VAD", ">= 150"),
+    "max_calls_fake": Figure(
+        "calls", "Largest N of the sweep that holds the limits, profile fake, any worker count"
     ),
-    "max_calls_fake": Figure("calls", "Largest N of the sweep that holds the limits, profile fake, any worker count"),
     "overhead_p99_ms_at_200": Figure(
         "ms", "Engine overhead at 200 calls (fake, one worker), p99: reply latency less 1,090 ms", "<= 20"
     ),
@@ -83,9 +84,7 @@ FIGURES = {
     "pipecat_calls_per_core_fake": Figure(
         "calls/core", "Pipecat bot, same callers, services and limits: calls per server core"
     ),
-    "ratio_vs_pipecat": Figure(
-        "x", "calls_per_core_fake over pipecat_calls_per_core_fake", ">= 10"
-    ),
+    "ratio_vs_pipecat": Figure("x", "calls_per_core_fake over pipecat_calls_per_core_fake", ">= 10"),
     "ratio_silero_vs_pipecat": Figure(
         "x", "calls_per_core_fake_silero over pipecat_calls_per_core_fake (both Silero)"
     ),
@@ -112,17 +111,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="what to run: fake, fake_silero, pipecat, local")  # fmt: skip
     parser.add_argument("--window-s", type=float, default=60.0, help="measured window per step (default 60)")
     parser.add_argument("--ramp-s", type=float, default=15.0, help="calls start within this (default 15)")
+    parser.add_argument(
+        "--settle-s", type=float, default=5.0, help="after the ramp, before the window (default 5)"
+    )
     parser.add_argument("--barge-share", type=float, default=0.3, help="share of interrupting calls")
     parser.add_argument("--calls-per-generator", type=int, default=300, help="callers per generator process")
     parser.add_argument("--keep-going", action="store_true", help="do not stop a sweep at its first break")
-    parser.add_argument("--png", default=str(ROOT / "docs" / "performance.png"), help="the plot ('' for none)")
+    parser.add_argument(
+        "--png", default=str(ROOT / "docs" / "performance.png"), help="the plot ('' for none)"
+    )
     parser.add_argument("--seed", type=int, default=1)
 
 
 # -- one step: N calls against one server ---------------------------------------------------------------
-def _jobs(args: argparse.Namespace, urls: list[str], calls: int, vad: str, script: dict[str, Any]) -> list[dict]:
+def _jobs(
+    args: argparse.Namespace, urls: list[str], calls: int, vad: str, script: dict[str, Any]
+) -> list[dict]:
     count = max(1, math.ceil(calls / args.calls_per_generator))
-    window = [args.ramp_s + 5.0, args.ramp_s + 5.0 + args.window_s]
+    window = [args.ramp_s + args.settle_s, args.ramp_s + args.settle_s + args.window_s]
     shares = [calls // count + (1 if i < calls % count else 0) for i in range(count)]
     return [
         {"urls": urls, "calls": share, "vad": vad, "seed": args.seed * 1000 + i, "ramp_s": args.ramp_s,
@@ -272,10 +278,23 @@ def run_step(args: argparse.Namespace, system: str, workers: int, calls: int, sc
     with opened as servers:
         jobs = _jobs(args, servers.urls, calls, vad, script)
         results, server = asyncio.run(_step_async(servers, jobs))
+        events = servers.event_counts()
     row = {"system": system, **step_figures(calls, workers, _merge(results), server)}
+    row["events"] = {
+        k: events.get(k, 0)
+        for k in (
+            "call_started",
+            "agent_handoff",
+            "claim_recorded",
+            "playback_interrupted",
+            "call_ended",
+            "error_occurred",
+        )
+    }
     print(
         f"   {system:<12} workers {workers}  N {calls:>4}: cpu {row['server_cpu_pct']:6.1f}%  "
-        f"calls/core {row['calls_per_core']} ({row['server_us_per_frame']} us/frame)  inbound p99 {row['inbound_lag_p99_ms']} ms  "
+        f"calls/core {row['calls_per_core']} ({row['server_us_per_frame']} us/frame)  "
+        f"inbound p99 {row['inbound_lag_p99_ms']} ms  "
         f"reply p50 {row['reply_p50_ms']} ms  overhead p99 {row['overhead_p99_ms']} ms  "
         f"barge p99 {row['barge_in_p99_ms']} ms  late {row['late_frames']}  "
         f"calls {row['calls_completed']}/{row['calls_started']} failed {row['calls_failed']}  "
@@ -301,18 +320,27 @@ def _sweep(args: argparse.Namespace, system: str, script_path: Path) -> list[dic
 
 
 def _best(rows: list[dict], system: str, workers: int | None = None) -> dict | None:
-    held = [r for r in rows if r["system"] == system and r["holds"] and (workers is None or r["workers"] == workers)]
+    held = [
+        r
+        for r in rows
+        if r["system"] == system and r["holds"] and (workers is None or r["workers"] == workers)
+    ]
     return max(held, key=lambda r: (r["calls"], r["calls_per_core"] or 0)) if held else None
 
 
 def _local(script_path: Path) -> dict:
-    args = argparse.Namespace(calls_per_generator=1, ramp_s=0.0, window_s=90.0, seed=1, barge_share=0.0)
+    args = argparse.Namespace(
+        calls_per_generator=1, ramp_s=0.0, settle_s=0.0, window_s=150.0, seed=1, barge_share=0.0
+    )
     script = json.loads(script_path.read_text(encoding="utf-8"))
     with artagent_servers("local", 1, script_path) as servers:
         jobs = _jobs(args, servers.urls, 1, "silero", script)
         results, server = asyncio.run(_step_async(servers, jobs))
     row = {"system": "local", **step_figures(1, 1, _merge(results), server)}
-    print(f"   local        one call: reply p50 {row['reply_p50_ms']} ms, p95 {row['reply_p95_ms']} ms", flush=True)
+    print(
+        f"   local        one call: reply p50 {row['reply_p50_ms']} ms, p95 {row['reply_p95_ms']} ms",
+        flush=True,
+    )
     return row
 
 
@@ -339,7 +367,9 @@ def figures_of(rows: list[dict]) -> dict[str, float]:
         out["local_voice_to_voice_p50_ms"] = local[0]["reply_p50_ms"]
     measured = [r for r in rows if r["system"] == "fake"]
     if measured:
-        out["generator_cpu_per_call_pct"] = max(measured, key=lambda r: r["calls"])["generator_cpu_per_call_pct"]
+        out["generator_cpu_per_call_pct"] = max(measured, key=lambda r: r["calls"])[
+            "generator_cpu_per_call_pct"
+        ]
     return {k: v for k, v in out.items() if v is not None}
 
 
