@@ -75,12 +75,12 @@ class WireFrame:
 
     __slots__ = ("head", "tail")
 
-    def __init__(self, pcm: bytes) -> None:
-        silent = "true" if not any(pcm) else "false"
+    def __init__(self, pcm: bytes, *, silent: bool = False) -> None:
+        flag = "true" if silent or not any(pcm) else "false"
         data = base64.b64encode(pcm).decode()
         text = (
             '{"kind":"AudioData","audioData":{"data":"' + data + '","timestamp":"'
-            + "X" * _STAMP_LEN + '","participantRawID":"' + PARTICIPANT + '","silent":' + silent + "}}"
+            + "X" * _STAMP_LEN + '","participantRawID":"' + PARTICIPANT + '","silent":' + flag + "}}"
         )  # fmt: skip
         frame = _ws_text_frame(text.encode())
         at = frame.index(b"X" * _STAMP_LEN)
@@ -150,12 +150,12 @@ class Script:
     """The caller lines' frames on the wire, with their timings for one VAD."""
 
     def __init__(self, vad: str, barge_steps: list[int], barge_after_s: float) -> None:
-        utterances, audio = load()
+        utterances, audio, silence = load()
         self.lines: list[Utterance] = utterances
         self.frames: list[list[WireFrame]] = [
             [WireFrame(pcm[i : i + 640]) for i in range(0, len(pcm), 640)] for pcm in audio
         ]
-        self.silence = WireFrame(bytes(640))
+        self.silence = [WireFrame(silence[i : i + 640], silent=True) for i in range(0, len(silence), 640)]
         self.end_s = [u.end_ms[vad] / 1000 for u in utterances]
         self.onset_s = [u.onset_ms / 1000 for u in utterances]
         self.barge_steps = set(barge_steps)
@@ -183,6 +183,8 @@ class Call:
         self.awaiting_reply = False
         self.awaiting_stop = False
         self.play_end = 0.0
+        self.quiet = rng.randrange(50)
+        """Silent frames sent (which second of line noise comes next)."""
         self.done = asyncio.get_running_loop().create_future()
         self.finished = False
 
@@ -219,7 +221,9 @@ class Call:
         if self.speaking is None:
             self._maybe_start(now)
         if self.speaking is None:
-            return self.script.silence
+            self.quiet += 1
+            silence = self.script.silence
+            return silence[self.quiet % len(silence)]
         frame = self.speaking[self.position]
         self.position += 1
         if self.position == len(self.speaking):

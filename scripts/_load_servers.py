@@ -14,7 +14,9 @@ Both expose Prometheus text at ``/metrics``; :func:`histogram` reads one histogr
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -31,6 +33,8 @@ import psutil
 
 SCRIPTS = Path(__file__).resolve().parent
 ROOT = SCRIPTS.parent
+if str(SCRIPTS / "loadbench" / "src") not in sys.path:
+    sys.path.insert(0, str(SCRIPTS / "loadbench" / "src"))  # its script module: standard library only
 PIPECAT_VENV = ROOT / ".venv-pipecat"
 PIPECAT_REQUIREMENTS = ("pipecat-ai[websocket]>=1.14,<2", "uvicorn>=0.32", "prometheus-client>=0.20")
 """What the Pipecat bot needs: no torch (Pipecat's Silero runs on onnxruntime)."""
@@ -52,13 +56,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def ensure_plugin() -> None:
-    """Install the bench-only provider plugin (scripts/loadbench) into this virtualenv."""
-    try:
-        import artagent_loadbench  # noqa: F401
-    except ImportError:
-        pip = [sys.executable, "-m", "pip", "install", "-q", "-e", str(SCRIPTS / "loadbench")]
+def plugin_site() -> Path:
+    """The bench-only provider plugin (scripts/loadbench) installed into a folder of its own
+    (``pip install --target``), once per version of its source. Only the benchmark's server
+    processes see it (on their ``PYTHONPATH``): the project's virtualenv, and so its tests and
+    ``artagent plugins``, never do."""
+    source = SCRIPTS / "loadbench"
+    files = sorted(p for p in source.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in files)).hexdigest()[:12]
+    site = ROOT / ".artagent" / "loadbench" / f"site-{digest}"
+    if not (site / "artagent_loadbench").exists():
+        pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(source)]
         subprocess.run(pip, check=True)
+        shutil.rmtree(source / "build", ignore_errors=True)
+        for old in site.parent.glob("site-*"):
+            if old != site:
+                shutil.rmtree(old, ignore_errors=True)
+    return site
 
 
 def ensure_pipecat() -> Path:
@@ -256,6 +270,7 @@ def artagent_servers(profile: str, workers: int, script: Path) -> Iterator[Serve
     from artagent.bus.redis import EmbeddedRedis
 
     with tempfile.TemporaryDirectory(prefix="aa-load-", dir="/tmp") as tmp:
+        env = {**os.environ, "PYTHONPATH": str(plugin_site())}
         redis = EmbeddedRedis(Path(tmp) / "redis")
         redis.start()
         started: list[subprocess.Popen[Any]] = []
@@ -272,7 +287,7 @@ def artagent_servers(profile: str, workers: int, script: Path) -> Iterator[Serve
                 command = [str(Path(sys.executable).parent / "artagent"), "serve", "--config", str(config),
                            "--port", str(port)]  # fmt: skip
                 log = (folder / "server.log").open("wb")
-                started.append(subprocess.Popen(command, stdout=log, stderr=log, env=dict(os.environ)))
+                started.append(subprocess.Popen(command, stdout=log, stderr=log, env=env))
                 servers.urls.append(f"http://127.0.0.1:{port}")
             for index, (url, process) in enumerate(zip(servers.urls, started, strict=True)):
                 _wait_ready(url, process, log=Path(tmp) / f"worker{index}" / "server.log")

@@ -18,16 +18,22 @@ import hashlib
 import json
 import math
 import struct
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT / "scripts" / "loadbench" / "src") not in sys.path:
+    sys.path.insert(0, str(ROOT / "scripts" / "loadbench" / "src"))  # the markers: standard library only
 CACHE = ROOT / ".artagent" / "loadbench"
 RATE = 16_000
 FRAME_BYTES = 640
 ONSET_DBFS = -40.0
 """A frame at least this loud starts the caller's speech (the barge-in clock)."""
+NOISE_DBFS = -65.0
+"""The line's noise floor under the caller's audio, silence included (a phone line is never
+digital silence, and a VAD must not be measured on zeros)."""
 VADS = ("webrtc", "silero")
 
 LINES = (
@@ -88,7 +94,7 @@ class Utterance:
 
 
 def _key() -> str:
-    return hashlib.sha256(json.dumps([LINES, "piper-default", 2]).encode()).hexdigest()[:12]
+    return hashlib.sha256(json.dumps([LINES, "piper-default", NOISE_DBFS, 3]).encode()).hexdigest()[:12]
 
 
 def folder() -> Path:
@@ -106,6 +112,16 @@ def mark(pcm: bytes, index: int) -> bytes:
     head = marker(index)
     pcm = pcm + bytes(-len(pcm) % FRAME_BYTES)
     return b"".join(head + pcm[i + MARK_BYTES : i + FRAME_BYTES] for i in range(0, len(pcm), FRAME_BYTES))
+
+
+def line_noise(pcm: bytes, seed: int) -> bytes:
+    """``pcm`` with the line's noise floor added."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+    samples += rng.normal(0, 32768 * 10 ** (NOISE_DBFS / 20), samples.size)
+    return np.clip(np.round(samples), -32768, 32767).astype("<i2").tobytes()
 
 
 def _dbfs(frame: bytes) -> float:
@@ -126,8 +142,8 @@ async def _speech_end_ms(vad: Any, pcm: bytes) -> float:
     before it, as a caller's line has, and 1 s after)."""
     from artagent.session.turns import SpeechSegmenter
 
-    lead = bytes(FRAME_BYTES * 25)
-    audio = lead + pcm + bytes(FRAME_BYTES * 50)
+    lead = line_noise(bytes(FRAME_BYTES * 25), 1)
+    audio = lead + pcm + line_noise(bytes(FRAME_BYTES * 50), 2)
     stream, segmenter, end = vad.open(sample_rate=RATE), SpeechSegmenter(), None
     for i in range(0, len(audio), FRAME_BYTES):
         change = segmenter.update(await stream.speech_probability(audio[i : i + FRAME_BYTES]))
@@ -152,14 +168,14 @@ async def _make(where: Path) -> None:
     items = []
     for index, text in enumerate(LINES):
         pcm = await synthesize(tts, text, RATE)
-        pcm += bytes(-len(pcm) % FRAME_BYTES)
+        onset = onset_ms(pcm)
+        pcm = line_noise(pcm + bytes(-len(pcm) % FRAME_BYTES), 100 + index)
         ends = {name: await _speech_end_ms(vad, pcm) for name, vad in vads.items()}
         (where / f"{index:02d}.pcm").write_bytes(mark(pcm, index))
-        items.append(
-            {"text": text, "frames": len(pcm) // FRAME_BYTES, "onset_ms": onset_ms(pcm), "end_ms": ends}
-        )
+        items.append({"text": text, "frames": len(pcm) // FRAME_BYTES, "onset_ms": onset, "end_ms": ends})
     data = {"utterances": items, "replies": list(REPLIES), "barge_steps": list(BARGE_STEPS),
             "barge_after_s": BARGE_AFTER_S}  # fmt: skip
+    (where / "silence.pcm").write_bytes(line_noise(bytes(FRAME_BYTES * 50), 3))
     (where / "script.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
 
 
@@ -172,15 +188,16 @@ def ensure_voice() -> Path:
     return path
 
 
-def load(path: Path | None = None) -> tuple[list[Utterance], list[bytes]]:
-    """The utterances and their marked audio (20 ms frames, concatenated)."""
+def load(path: Path | None = None) -> tuple[list[Utterance], list[bytes], bytes]:
+    """The utterances, their marked audio (20 ms frames, concatenated) and a second of the
+    line's noise (what the caller sends while silent)."""
     path = path or ensure_voice()
     data = json.loads(path.read_text(encoding="utf-8"))
     utterances = [
         Utterance(u["text"], u["frames"], u["onset_ms"], dict(u["end_ms"])) for u in data["utterances"]
     ]
     audio = [(path.parent / f"{i:02d}.pcm").read_bytes() for i in range(len(utterances))]
-    return utterances, audio
+    return utterances, audio, (path.parent / "silence.pcm").read_bytes()
 
 
 if __name__ == "__main__":

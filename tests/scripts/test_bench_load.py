@@ -14,13 +14,14 @@ from pathlib import Path
 import pytest
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
-if str(SCRIPTS) not in sys.path:
-    sys.path.insert(0, str(SCRIPTS))  # the scripts are not a package; import them as bench.py does
+for folder in (SCRIPTS, SCRIPTS / "loadbench" / "src"):  # the bench-only plugin is not installed here
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))  # the scripts are not a package; import them as bench.py does
 
 import bench  # noqa: E402
 import bench_load  # noqa: E402
 from _load_callers import FRAME_S, Call, Samples, Window, WireFrame, _ws_text_frame  # noqa: E402
-from _load_servers import bucket_percentile, counter, histogram, runtime_toml  # noqa: E402
+from _load_servers import bucket_percentile, counter, histogram, plugin_site, runtime_toml  # noqa: E402
 from artagent_loadbench.providers import DelayedRouter, FixedTTS, ScriptedSTT  # noqa: E402
 from artagent_loadbench.script import MARK_BYTES, marker  # noqa: E402
 
@@ -36,6 +37,15 @@ x_seconds_sum 1.0
 y_total{kind="AudioData"} 5.0
 y_total{kind="DtmfData"} 1.0
 """
+
+
+def test_the_bench_plugin_is_discovered_by_its_entry_point_where_the_servers_look() -> None:
+    from importlib.metadata import distributions
+
+    found = distributions(path=[str(plugin_site())])
+    [dist] = [d for d in found if d.metadata["Name"] == "artagent-loadbench"]
+    [point] = [e for e in dist.entry_points if e.group == "artagent"]
+    assert (point.name, point.value) == ("loadbench", "artagent_loadbench.hooks")
 
 
 async def test_the_recogniser_says_the_marked_line_heard_since_the_last_end_of_speech() -> None:
@@ -102,7 +112,7 @@ def test_a_caller_frame_is_one_masked_websocket_frame_with_its_timestamp_slot() 
 class _Script:
     def __init__(self) -> None:
         self.end_s, self.onset_s, self.barge_steps, self.barge_after_s = [1.0, 0.5], [0.1, 0.2], {1}, 0.0
-        self.silence = WireFrame(bytes(640))
+        self.silence = [WireFrame(bytes(640))]
         self.frames = [[WireFrame(bytes(640))] * 50, [WireFrame(bytes(640))] * 25]
 
 
