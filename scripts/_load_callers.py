@@ -312,7 +312,9 @@ class Generator:
     async def _call(self, url: str, http: Any, barge: bool, rng: random.Random) -> None:
         from websockets.asyncio.client import connect
 
-        response = await http.post(f"{url}/api/v1/acs/simulate", json={"events": False})
+        token = self.job.get("token")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = await http.post(f"{url}/api/v1/acs/simulate", json={"events": False}, headers=headers)
         response.raise_for_status()
         media = response.json()["media_url"]
         async with connect(media, compression=None, max_size=2**20, open_timeout=30) as ws:

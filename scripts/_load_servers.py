@@ -300,6 +300,13 @@ def artagent_servers(profile: str, workers: int, script: Path) -> Iterator[Serve
 
 
 @contextmanager
+def external_servers(urls: str) -> Iterator[Servers]:
+    """Servers already running (your deployment): nothing started, no CPU read (not ours to
+    see); their /metrics are read when they answer."""
+    yield Servers(urls=[u.strip().rstrip("/") for u in urls.split(",") if u.strip()])
+
+
+@contextmanager
 def pipecat_servers(workers: int, script: Path) -> Iterator[Servers]:
     python = ensure_pipecat()
     started: list[subprocess.Popen[Any]] = []

@@ -42,6 +42,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import subprocess
 import sys
 import time
@@ -57,6 +58,7 @@ from _load_servers import (
     artagent_servers,
     bucket_percentile,
     counter,
+    external_servers,
     histogram,
     pipecat_servers,
 )
@@ -98,6 +100,7 @@ FIGURES = {
 }
 
 SYSTEMS = {
+    "external": ("external", "fake"),
     "fake": ("artagent", "fake"),
     "fake_silero": ("artagent", "fake_silero"),
     "pipecat": ("pipecat", "pipecat"),
@@ -121,6 +124,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--png", default=str(ROOT / "docs" / "performance.png"), help="the plot ('' for none)"
     )
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--url",
+        default="",
+        help="measure these running servers (comma-separated base URLs, one per worker) instead of "
+        "starting any: only the callers' figures, and what the servers' /metrics say (system 'external')",
+    )
+    parser.add_argument(
+        "--token-env", default="", help="environment variable holding [plugins.acs] control token (--url)"
+    )
 
 
 # -- one step: N calls against one server ---------------------------------------------------------------
@@ -208,7 +220,11 @@ def _hist_ms(texts: tuple[list[str], list[str]], name: str, q: float, labels: di
         for bound, count in histogram(text1, name, labels).items():
             after[bound] = after.get(bound, 0.0) + count
     value = bucket_percentile(before, after, q)
-    return None if value is None else (math.inf if value == math.inf else round(value * 1000, 1))
+    if value is None:
+        return None
+    if value != math.inf:
+        return round(value * 1000, 1)
+    return f">{round(max(b for b in after if b != math.inf) * 1000)}"  # past the last bucket
 
 
 def step_figures(calls: int, workers: int, gen: dict[str, Any], server: dict[str, Any]) -> dict[str, Any]:
@@ -225,8 +241,8 @@ def step_figures(calls: int, workers: int, gen: dict[str, Any], server: dict[str
         "workers": workers,
         "server_cpu_pct": round(cpu_pct, 1),
         "calls_per_core": round(calls / (cpu_pct / 100), 1) if cpu_pct > 0 else None,
-        "cpu_per_call_pct": round(cpu_pct / calls, 3),
-        "server_us_per_frame": round(server["cpu_s"] / frames * 1e6, 1) if frames else None,
+        "cpu_per_call_pct": round(cpu_pct / calls, 3) if cpu_pct else None,
+        "server_us_per_frame": round(server["cpu_s"] / frames * 1e6, 1) if frames and cpu_pct else None,
         "generator_cpu_per_call_pct": round(100 * gen["cpu_s"] / gen["window_s"] / calls, 3),
         "inbound_lag_p50_ms": _hist_ms(texts, "artagent_acs_inbound_lag_seconds", 50),
         "inbound_lag_p99_ms": _hist_ms(texts, "artagent_acs_inbound_lag_seconds", 99),
@@ -240,7 +256,9 @@ def step_figures(calls: int, workers: int, gen: dict[str, Any], server: dict[str
         "late_frames": gen["late"],
         "late_gap_ms": round(gen["gap_ms"], 1),
         "frames_in": gen["frames_in"],
-        "rss_per_call_mb": round((server["rss"] - server["baseline_rss"]) / calls / 2**20, 2),
+        "rss_per_call_mb": round((server["rss"] - server["baseline_rss"]) / calls / 2**20, 2)
+        if server["rss"]
+        else None,
         "bus_lag_p50_ms": _hist_ms(texts, "artagent_bus_lag_seconds", 50),
         "bus_lag_p99_ms": _hist_ms(texts, "artagent_bus_lag_seconds", 99),
         "turns": len(gen["reply_ms"]),
@@ -260,7 +278,7 @@ def step_figures(calls: int, workers: int, gen: dict[str, Any], server: dict[str
 def holds(row: dict[str, Any]) -> bool:
     lag, barge = row["inbound_lag_p99_ms"], row["barge_in_p99_ms"]
     return bool(
-        lag is not None and lag <= LIMITS["inbound_lag_p99_ms"]
+        isinstance(lag, float) and lag <= LIMITS["inbound_lag_p99_ms"]
         and row["late_frames"] <= LIMITS["late_frames"]
         and (barge is None or barge <= LIMITS["barge_in_p99_ms"])
         and not row["calls_failed"] and not row["barges_missed"] and row["turns"] > 0
@@ -273,10 +291,14 @@ def run_step(args: argparse.Namespace, system: str, workers: int, calls: int, sc
     vad = "webrtc" if profile == "fake" else "silero"
     opened = (
         pipecat_servers(workers, script_path) if kind == "pipecat"
+        else external_servers(args.url) if kind == "external"
         else artagent_servers(profile, workers, script_path)
     )  # fmt: skip
     with opened as servers:
         jobs = _jobs(args, servers.urls, calls, vad, script)
+        token = os.environ.get(args.token_env) if args.token_env else None
+        for job in jobs:
+            job["token"] = token
         results, server = asyncio.run(_step_async(servers, jobs))
         events = servers.event_counts()
     row = {"system": system, **step_figures(calls, workers, _merge(results), server)}
@@ -356,11 +378,11 @@ def figures_of(rows: list[dict]) -> dict[str, float]:
     if at200:
         out["overhead_p99_ms_at_200"] = at200[0]["overhead_p99_ms"]
         out["barge_in_p99_ms"] = at200[0]["barge_in_p99_ms"]
-    if pipecat:
+    if pipecat and pipecat["calls_per_core"]:
         out["pipecat_calls_per_core_fake"] = pipecat["calls_per_core"]
-        if fake:
+        if fake and fake["calls_per_core"]:
             out["ratio_vs_pipecat"] = round(fake["calls_per_core"] / pipecat["calls_per_core"], 1)
-        if silero:
+        if silero and silero["calls_per_core"]:
             out["ratio_silero_vs_pipecat"] = round(silero["calls_per_core"] / pipecat["calls_per_core"], 1)
     local = [r for r in rows if r["system"] == "local"]
     if local and local[0]["reply_p50_ms"] is not None:
@@ -380,13 +402,15 @@ def run(args: argparse.Namespace) -> dict[str, float]:
     script_path = ensure_voice()
     SWEEP.clear()
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    if args.url:
+        systems, args.workers = ["external"], "1"
     for system in systems:
         if system == "local":
             SWEEP.append(_local(script_path))
         elif system in SYSTEMS:
             SWEEP.extend(_sweep(args, system, script_path))
         else:
-            raise ValueError(f"unknown system {system!r} (fake, fake_silero, pipecat, local)")
+            raise ValueError(f"unknown system {system!r} (fake, fake_silero, pipecat, local; or --url)")
     figures = figures_of(SWEEP)
     figures["duration_min"] = round((time.monotonic() - started) / 60, 1)
     if args.png:
