@@ -10,6 +10,7 @@ COLUMNS = (
     ("calls", "calls"),
     ("server_cpu_pct", "server CPU %"),
     ("calls_per_core", "calls/core"),
+    ("server_us_per_frame", "server µs/frame"),
     ("inbound_lag_p99_ms", "inbound lag p99 ms"),
     ("reply_p50_ms", "reply p50 ms"),
     ("reply_p95_ms", "reply p95 ms"),
@@ -19,6 +20,7 @@ COLUMNS = (
     ("rss_per_call_mb", "MB/call"),
     ("bus_lag_p99_ms", "bus lag p99 ms"),
     ("generator_cpu_per_call_pct", "generator %/call"),
+    ("generator_tick_lag_p99_ms", "generator lag p99 ms"),
     ("calls_failed", "failed calls"),
     ("holds", "holds"),
 )
@@ -49,7 +51,10 @@ def tables(rows: list[dict[str, Any]], limits: dict[str, float]) -> str:
         f"arrived late, barge-in p99 ≤ {limits['barge_in_p99_ms']:g} ms and no call failed. "
         "Latencies are from the callers' side (reply: speech end to first agent audio; overhead: "
         "reply less 1,090 ms of configured hangover and provider latency); CPU is the server "
-        "processes' (Redis included) over the measured window. The plot: docs/performance.png.",
+        "processes' (Redis included) over the measured window, and per caller frame received. "
+        "A generator lag p99 of more than a few ms means the callers, not the server, fell "
+        "behind (their frames and readings are late): the machine is out of cores. "
+        "The plot: docs/performance.png.",
     ]
     for system in dict.fromkeys(r["system"] for r in rows):
         out += ["", f"#### {NAMES.get(system, system)}", ""]
