@@ -8,6 +8,7 @@ attributes to a reply or a barge-in, and that a short run against a real server 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -21,7 +22,14 @@ for folder in (SCRIPTS, SCRIPTS / "loadbench" / "src"):  # the bench-only plugin
 import bench  # noqa: E402
 import bench_load  # noqa: E402
 from _load_callers import FRAME_S, Call, Samples, Window, WireFrame, _ws_text_frame  # noqa: E402
-from _load_servers import bucket_percentile, counter, histogram, plugin_site, runtime_toml  # noqa: E402
+from _load_servers import (  # noqa: E402
+    PIPECAT_VENV,
+    bucket_percentile,
+    counter,
+    histogram,
+    plugin_site,
+    runtime_toml,
+)
 from artagent_loadbench.providers import DelayedRouter, FixedTTS, ScriptedSTT  # noqa: E402
 from artagent_loadbench.script import MARK_BYTES, marker  # noqa: E402
 
@@ -167,3 +175,23 @@ def test_a_tiny_run_against_a_real_server_reports_every_figure_of_its_step() -> 
     assert figures["max_calls_fake"] == 2 or not row["holds"]
     assert "#### ARTAgent, profile fake, webrtc VAD" in bench_load.extra()["notes"]
     assert MARK_BYTES == 8
+
+
+PIPECAT = os.environ.get("ARTAGENT_TEST_PIPECAT") == "1" or (PIPECAT_VENV / ".installed").exists()
+
+
+@pytest.mark.skipif(
+    not PIPECAT,
+    reason="the Pipecat bot's virtualenv (.venv-pipecat, about 500 MB from PyPI) is not here; "
+    "ARTAGENT_TEST_PIPECAT=1 creates it (scripts/bench.py load does on its first run)",
+)
+def test_a_tiny_run_of_the_pipecat_bot_answers_the_same_callers() -> None:
+    argv = ["--calls", "2", "--workers", "1", "--systems", "pipecat", "--ramp-s", "0", "--settle-s", "0",
+            "--window-s", "20", "--barge-share", "1", "--png", ""]  # fmt: skip
+    bench_load.run(bench.options(bench_load, "load", argv))
+
+    [row] = bench_load.SWEEP
+    assert row["system"] == "pipecat" and row["calls_started"] == 2 and row["calls_failed"] == 0
+    assert row["turns"] >= 2, "the bot answered the callers' lines"
+    assert row["barge_ins"] >= 2, "the bot stopped (StopAudio) when the callers talked over its greeting"
+    assert row["server_us_per_frame"] > 0 and row["inbound_lag_p99_ms"] is not None
