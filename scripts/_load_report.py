@@ -22,6 +22,7 @@ COLUMNS = (
     ("generator_cpu_per_call_pct", "generator %/call"),
     ("generator_tick_lag_p99_ms", "generator lag p99 ms"),
     ("calls_failed", "failed calls"),
+    ("claims", "claims recorded"),
     ("holds", "holds"),
 )
 NAMES = {
@@ -61,7 +62,8 @@ def tables(rows: list[dict[str, Any]], limits: dict[str, float]) -> str:
         out.append("| " + " | ".join(title for _, title in COLUMNS) + " |")
         out.append("|" + "---|" * len(COLUMNS))
         for row in (r for r in rows if r["system"] == system):
-            out.append("| " + " | ".join(_cell(row.get(key)) for key, _ in COLUMNS) + " |")
+            cells = {**row, "claims": row.get("events", {}).get("claim_recorded")}
+            out.append("| " + " | ".join(_cell(cells.get(key)) for key, _ in COLUMNS) + " |")
     return "\n".join(out)
 
 

@@ -99,6 +99,9 @@ FIGURES = {
     "duration_min": Figure("min", "Wall time of the whole benchmark"),
 }
 
+COUNTED_EVENTS = ("call_started", "agent_handoff", "claim_recorded", "playback_interrupted", "call_ended")
+"""The bus events counted after each step: how far the calls went through the scenario."""
+
 SYSTEMS = {
     "external": ("external", "fake"),
     "fake": ("artagent", "fake"),
@@ -302,17 +305,7 @@ def run_step(args: argparse.Namespace, system: str, workers: int, calls: int, sc
         results, server = asyncio.run(_step_async(servers, jobs))
         events = servers.event_counts()
     row = {"system": system, **step_figures(calls, workers, _merge(results), server)}
-    row["events"] = {
-        k: events.get(k, 0)
-        for k in (
-            "call_started",
-            "agent_handoff",
-            "claim_recorded",
-            "playback_interrupted",
-            "call_ended",
-            "error_occurred",
-        )
-    }
+    row["events"] = {kind: events.get(kind, 0) for kind in COUNTED_EVENTS}
     print(
         f"   {system:<12} workers {workers}  N {calls:>4}: cpu {row['server_cpu_pct']:6.1f}%  "
         f"calls/core {row['calls_per_core']} ({row['server_us_per_frame']} us/frame)  "
@@ -358,7 +351,9 @@ def _local(script_path: Path) -> dict:
     with artagent_servers("local", 1, script_path) as servers:
         jobs = _jobs(args, servers.urls, 1, "silero", script)
         results, server = asyncio.run(_step_async(servers, jobs))
+        events = servers.event_counts()
     row = {"system": "local", **step_figures(1, 1, _merge(results), server)}
+    row["events"] = {kind: events.get(kind, 0) for kind in COUNTED_EVENTS}
     print(
         f"   local        one call: reply p50 {row['reply_p50_ms']} ms, p95 {row['reply_p95_ms']} ms",
         flush=True,
