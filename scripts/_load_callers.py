@@ -21,6 +21,8 @@ What is measured, on the monotonic clock of this machine (the servers share it):
   engine's segmenter, places it) to the first agent audio frame received after it;
 - ``barge_ms``: speech onset (the first frame at least -40 dBFS) of a line said over the agent
   to the ``StopAudio`` received;
+- ``overlaps``: lines during which the agent's audio came back (it had only paused for
+  ``QUIET_S``): such a turn's reply is not timed;
 - ``late`` / ``frames_in``: agent frames that arrived after the caller's playout buffer had run
   dry within a reply (a gap the caller hears), and all agent frames;
 - ``tick_lag_ms``: how late the generator's own timer ran (if large, the generator, not the
@@ -129,6 +131,8 @@ class Samples:
     calls_failed: int = 0
     barges_missed: int = 0
     replies_missed: int = 0
+    overlaps: int = 0
+    """Lines the agent talked over (its audio had paused long enough to seem finished)."""
     tick_lag_ms: list[float] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
 
@@ -183,6 +187,8 @@ class Call:
         self.awaiting_reply = False
         self.awaiting_stop = False
         self.play_end = 0.0
+        self.overlapped = False
+        """Agent audio came while the caller said its line (not over an interruption)."""
         self.quiet = rng.randrange(50)
         """Silent frames sent (which second of line noise comes next)."""
         self.done = asyncio.get_running_loop().create_future()
@@ -202,10 +208,14 @@ class Call:
             self.last_audio = now
             if self.speaking is None:
                 self.heard_since = True
+            elif not self.awaiting_stop:
+                self.overlapped = True  # the agent talks while the caller does, unasked
             if self.awaiting_reply and not self.awaiting_stop:
                 self.awaiting_reply = False
                 end = self.spoke_at - FRAME_S + self.script.end_s[self.step - 1]
-                if counted and now > end:
+                if self.overlapped:
+                    samples.overlaps += counted  # no reply to time: the agent never stopped
+                elif counted and now > end:
                     samples.reply_ms.append((now - end) * 1000)
                     samples.reply_step.append(self.step - 1)
         elif message.startswith(_STOP):
@@ -245,6 +255,7 @@ class Call:
         if now >= self.speak_at:
             self.speak_at = None
             self.speaking, self.position, self.spoke_at = script.frames[self.step], 0, now
+            self.overlapped = False
             self.awaiting_stop = barging and now - self.last_audio < 0.1
             if barging and not self.awaiting_stop and now in self.window:
                 self.samples.barges_missed += 1

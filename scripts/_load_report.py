@@ -33,6 +33,9 @@ NAMES = {
 }
 
 
+LABELS = {"fake": "ARTAgent webrtc", "fake_silero": "ARTAgent Silero", "pipecat": "Pipecat Silero"}
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return "—"
@@ -67,7 +70,7 @@ def tables(rows: list[dict[str, Any]], limits: dict[str, float]) -> str:
     return "\n".join(out)
 
 
-def plot(rows: list[dict[str, Any]], path: Path) -> None:
+def plot(rows: list[dict[str, Any]], path: Path, floor_ms: float = 1090.0) -> None:
     """Reply latency p50/p95 and server CPU against concurrent calls, one line per system and
     worker count."""
     try:
@@ -85,10 +88,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
             series.setdefault((row["system"], row["workers"]), []).append(row)
     for (system, workers), points in series.items():
         points.sort(key=lambda r: r["calls"])
-        label = (
-            f"{NAMES.get(system, system).split(',')[0]} {system.removeprefix('fake').strip('_') or 'webrtc'}"
-        )
-        label += f", {workers} worker{'s' if workers > 1 else ''}"
+        label = f"{LABELS.get(system, system)}, {workers} worker{'s' if workers > 1 else ''}"
         x = [r["calls"] for r in points]
         line = latency.plot(x, [r["reply_p50_ms"] for r in points], marker="o", label=f"{label} p50")[0]
         latency.plot(x, [r["reply_p95_ms"] for r in points], marker="x", linestyle="--",
@@ -97,10 +97,15 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
         broken = [r for r in points if not r["holds"]]
         latency.scatter([r["calls"] for r in broken], [r["reply_p50_ms"] for r in broken], s=120,
                         facecolors="none", edgecolors="red")  # fmt: skip
+    ticks = sorted({r["calls"] for r in rows if r["system"] != "local"})
     for axis in (latency, cpu):
         axis.set_xscale("log", base=2)
+        axis.set_xticks(ticks, [str(t) for t in ticks])
+        axis.minorticks_off()
         axis.set_xlabel("concurrent calls")
         axis.grid(True, alpha=0.3)
+    latency.set_yscale("log")
+    latency.axhline(floor_ms, color="grey", linestyle=":", label=f"configured latencies ({floor_ms:,.0f} ms)")
     latency.set_ylabel("caller speech end to first agent audio (ms)")
     latency.set_title("Reply latency (red circle: limits broken)")
     cpu.set_ylabel("server CPU (% of one core)")

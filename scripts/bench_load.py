@@ -268,6 +268,7 @@ def step_figures(calls: int, workers: int, gen: dict[str, Any], server: dict[str
         "barge_ins": len(gen["barge_ms"]),
         "barges_missed": gen["barges_missed"],
         "replies_missed": gen["replies_missed"],
+        "overlaps": gen["overlaps"],
         "calls_started": gen["calls_started"],
         "calls_completed": gen["calls_completed"],
         "calls_failed": gen["calls_failed"],
@@ -411,7 +412,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
     if args.png:
         from _load_report import plot
 
-        plot(SWEEP, Path(args.png))
+        plot(SWEEP, Path(args.png), FLOOR_MS)
     return figures
 
 
