@@ -95,7 +95,7 @@ LOOP_LAG = Histogram(
 
 class AcsSerializer(FrameSerializer):
     """ACS media JSON <-> Pipecat frames: AudioData in (16 kHz PCM16), AudioData out, StopAudio
-    on an interruption. Measures inbound lag one frame in 8, as ARTAgent's ACS channel does."""
+    on an interruption. Measures inbound lag one frame in 16, as ARTAgent's ACS channel does."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -122,7 +122,7 @@ class AcsSerializer(FrameSerializer):
 
     def _lag(self, stamp: str | None) -> None:
         self._count += 1
-        if self._count < 8 or not stamp:
+        if self._count < 16 or not stamp:
             return
         self._count = 0
         transit = time.time() - datetime.fromisoformat(stamp).timestamp()

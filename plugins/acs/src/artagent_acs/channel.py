@@ -80,11 +80,12 @@ class InboundLag:
     """How late a call's audio reaches the channel: one frame in ``every``, its arrival (wall
     clock) minus its ACS ``timestamp``, less the smallest such transit the call has had, so the
     two clocks need not agree. What is left is network jitter plus the time the frame waited
-    for this worker (a loop busy with other calls)."""
+    for this worker (a loop busy with other calls). One in 16 is three samples a second per
+    call, plenty for a worker's percentiles, at a fraction of a microsecond per frame."""
 
     __slots__ = ("_best", "_count", "_every", "_observe")
 
-    def __init__(self, observe: Callable[[float], None], every: int = 8) -> None:
+    def __init__(self, observe: Callable[[float], None], every: int = 16) -> None:
         self._observe, self._every = observe, every
         self._count = 0
         self._best = math.inf

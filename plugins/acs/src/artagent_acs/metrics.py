@@ -44,7 +44,7 @@ class AcsMetrics:
         self.inbound_lag = Histogram(
             "artagent_acs_inbound_lag_seconds",
             "How much later than its call's promptest frame an AudioData frame reached the channel, "
-            "by its ACS timestamp (network jitter plus this worker's delay); one frame in 8.",
+            "by its ACS timestamp (network jitter plus this worker's delay); one frame in 16.",
             buckets=(0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 1.0),
             registry=registry,
         )
