@@ -362,6 +362,18 @@ def _local(script_path: Path) -> dict:
     return row
 
 
+def _pipecat_ready() -> bool:
+    """The Pipecat bot's virtualenv, created on first use; False (and why) when it cannot be."""
+    from _load_servers import ensure_pipecat
+
+    try:
+        ensure_pipecat()
+    except (OSError, subprocess.CalledProcessError) as exc:
+        print(f"   pipecat: skipped, its virtualenv could not be made ({exc})", flush=True)
+        return False
+    return True
+
+
 def figures_of(rows: list[dict]) -> dict[str, float]:
     out: dict[str, float] = {}
     fake, silero, pipecat = _best(rows, "fake"), _best(rows, "fake_silero"), _best(rows, "pipecat")
@@ -403,6 +415,8 @@ def run(args: argparse.Namespace) -> dict[str, float]:
     for system in systems:
         if system == "local":
             SWEEP.append(_local(script_path))
+        elif system == "pipecat" and not _pipecat_ready():
+            continue
         elif system in SYSTEMS:
             SWEEP.extend(_sweep(args, system, script_path))
         else:
