@@ -19,8 +19,8 @@ $(STAMP): $(BIN)/python $(PROJECTS)
 	$(BIN)/python -m pip install -q -e ./core $(addprefix -e ./,$(PLUGINS))
 	touch $@
 
-$(DEVSTAMP): $(STAMP) pyproject.toml scripts/loadbench/pyproject.toml
-	$(BIN)/python -m pip install -q -e ".[test]" -e ./scripts/loadbench
+$(DEVSTAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install -q -e ".[test]"
 	touch $@
 
 install: $(STAMP)  ## create .venv and install core and every plugin (editable)
@@ -33,7 +33,7 @@ run: install  ## serve on runtime.toml's embedded defaults
 test: install-test  ## the whole suite
 	$(BIN)/python -m pytest
 
-bench: install-test  ## every benchmark; results in docs/performance.{json,md}
+bench: install-test  ## every benchmark; results in docs/performance.{json,md,png} (load: 40-60 min)
 	$(BIN)/python scripts/bench.py
 
 lint: install-test
@@ -42,4 +42,4 @@ lint: install-test
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .artagent .pytest_cache
+	rm -rf $(VENV) .venv-pipecat .artagent .pytest_cache
