@@ -33,7 +33,7 @@ run: install  ## serve on runtime.toml's embedded defaults
 test: install-test  ## the whole suite
 	$(BIN)/python -m pytest
 
-bench: install-test  ## every benchmark; results in docs/performance.{json,md,png} (load: 40-60 min)
+bench: install-test  ## every benchmark; results in docs/performance.{json,md,png} (load: about an hour)
 	$(BIN)/python scripts/bench.py
 
 lint: install-test

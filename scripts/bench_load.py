@@ -115,7 +115,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", default="1,2", help="worker processes per server (comma-separated)")
     parser.add_argument("--systems", default="fake,fake_silero,pipecat,local",
                         help="what to run: fake, fake_silero, pipecat, local")  # fmt: skip
-    parser.add_argument("--window-s", type=float, default=60.0, help="measured window per step (default 60)")
+    parser.add_argument(
+        "--window-s",
+        type=float,
+        default=120.0,
+        help="measured window per step (default 120: with the ramp, longer than a whole call, so the "
+        "first calls complete the claim)",
+    )
     parser.add_argument("--ramp-s", type=float, default=15.0, help="calls start within this (default 15)")
     parser.add_argument(
         "--settle-s", type=float, default=5.0, help="after the ramp, before the window (default 5)"
