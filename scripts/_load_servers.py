@@ -33,8 +33,6 @@ import psutil
 
 SCRIPTS = Path(__file__).resolve().parent
 ROOT = SCRIPTS.parent
-if str(SCRIPTS / "loadbench" / "src") not in sys.path:
-    sys.path.insert(0, str(SCRIPTS / "loadbench" / "src"))  # its script module: standard library only
 PIPECAT_VENV = ROOT / ".venv-pipecat"
 PIPECAT_REQUIREMENTS = ("pipecat-ai[websocket]>=1.14,<2", "uvicorn>=0.32", "prometheus-client>=0.20")
 """What the Pipecat bot needs: no torch (Pipecat's Silero runs on onnxruntime)."""
@@ -68,7 +66,9 @@ def plugin_site() -> Path:
     if not (site / "artagent_loadbench").exists():
         pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(source)]
         subprocess.run(pip, check=True)
-        shutil.rmtree(source / "build", ignore_errors=True)
+        shutil.rmtree(source / "build", ignore_errors=True)  # what the build left in the source tree
+        for left in (source / "src").glob("*.egg-info"):
+            shutil.rmtree(left, ignore_errors=True)
         for old in site.parent.glob("site-*"):
             if old != site:
                 shutil.rmtree(old, ignore_errors=True)

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
-for folder in (SCRIPTS, SCRIPTS / "loadbench" / "src"):  # the bench-only plugin is not installed here
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))  # the scripts are not a package; import them as bench.py does
+if str(SCRIPTS) not in sys.path:
+    sys.path.insert(0, str(SCRIPTS))  # the scripts are not a package; import them as bench.py does
 
+import _loadbench_import  # noqa: E402, F401  (the bench-only plugin, imported by its path, never installed here)
 import bench  # noqa: E402
 import bench_load  # noqa: E402
 from _load_callers import FRAME_S, Call, Samples, Window, WireFrame, _ws_text_frame  # noqa: E402
@@ -172,7 +172,7 @@ def test_a_tiny_run_against_a_real_server_reports_every_figure_of_its_step() -> 
     assert row["server_cpu_pct"] > 0 and row["server_us_per_frame"] > 0 and row["frames_in"] > 0
     assert row["inbound_lag_p99_ms"] is not None and row["bus_lag_p99_ms"] is not None
     assert row["events"]["agent_handoff"] >= 2, "the flows engine verified both callers and handed them on"
-    assert figures["max_calls_fake"] == 2 or not row["holds"]
+    assert figures.get("max_calls_fake") == (2 if row["holds"] else None)
     assert "#### ARTAgent, profile fake, webrtc VAD" in bench_load.extra()["notes"]
     assert MARK_BYTES == 8
 

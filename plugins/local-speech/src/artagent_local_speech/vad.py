@@ -62,8 +62,9 @@ class SileroVAD:
         return SileroStream(self.pool, sample_rate, gate=self.gate)
 
     async def warm_up(self) -> None:
+        """Load the model and run it once (silence would pass the gate without it)."""
         stream = self.open(sample_rate=RATE)
-        await stream.speech_probability(bytes(WINDOW * 2))
+        await self.pool.run(stream._infer, np.zeros(WINDOW, dtype=np.float32))
 
 
 class SileroStream:
