@@ -51,6 +51,8 @@ FRAME_S = 0.02
 PHASES = 10
 QUIET_S = 0.7
 """No agent audio this long: the agent has finished speaking."""
+TALKING_S = 0.3
+"""Agent audio this recent: the agent is talking (a caller may barge in on it)."""
 NEW_REPLY_S = 1.0
 """A gap this long between agent frames starts a new reply (shorter ones are late frames)."""
 PARTICIPANT = "4:+15550100001"
@@ -247,7 +249,7 @@ class Call:
         barging = self.barge and self.step in script.barge_steps
         if self.speak_at is None:
             if barging:
-                if self.heard_since and now - self.last_audio < 0.1:
+                if self.heard_since and now - self.last_audio < TALKING_S:
                     self.speak_at = now + script.barge_after_s
             elif self.heard_since and now - self.last_audio >= QUIET_S:
                 self.speak_at = now + self.rng.uniform(0.1, 0.6)  # the caller thinks
@@ -256,7 +258,7 @@ class Call:
             self.speak_at = None
             self.speaking, self.position, self.spoke_at = script.frames[self.step], 0, now
             self.overlapped = False
-            self.awaiting_stop = barging and now - self.last_audio < 0.1
+            self.awaiting_stop = barging and now - self.last_audio < TALKING_S
             if barging and not self.awaiting_stop and now in self.window:
                 self.samples.barges_missed += 1
 
