@@ -33,7 +33,7 @@ run: install  ## serve on runtime.toml's embedded defaults
 test: install-test  ## the whole suite
 	$(BIN)/python -m pytest
 
-bench: install-test  ## every benchmark; results in docs/performance.{json,md,png} (load: about an hour)
+bench: install-test  ## every benchmark; results in docs/performance.{json,md,png} (load: 60-90 min)
 	$(BIN)/python scripts/bench.py
 
 lint: install-test
