@@ -23,6 +23,9 @@ What is measured, on the monotonic clock of this machine (the servers share it):
   to the ``StopAudio`` received;
 - ``overlaps``: lines during which the agent's audio came back (it had only paused for
   ``QUIET_S``): such a turn's reply is not timed;
+- ``barge_vad_ms``: the same, from where the VAD, run offline over the line through the
+  engine's segmenter, decides that speech started (what is left is the engine's and the
+  wire's share);
 - ``late`` / ``frames_in``: agent frames that arrived after the caller's playout buffer had run
   dry within a reply (a gap the caller hears), and all agent frames;
 - ``tick_lag_ms``: how late the generator's own timer ran (if large, the generator, not the
@@ -124,6 +127,8 @@ class Samples:
     reply_ms: list[float] = field(default_factory=list)
     reply_step: list[int] = field(default_factory=list)
     barge_ms: list[float] = field(default_factory=list)
+    barge_vad_ms: list[float] = field(default_factory=list)
+    """From where the VAD (offline, through the engine's segmenter) decided the line started."""
     late: int = 0
     gap_ms: float = 0.0
     frames_in: int = 0
@@ -164,6 +169,7 @@ class Script:
         self.silence = [WireFrame(silence[i : i + 640], silent=True) for i in range(0, len(silence), 640)]
         self.end_s = [u.end_ms[vad] / 1000 for u in utterances]
         self.onset_s = [u.onset_ms / 1000 for u in utterances]
+        self.start_s = [u.start_ms[vad] / 1000 for u in utterances]
         self.barge_steps = set(barge_steps)
         self.barge_after_s = barge_after_s
 
@@ -224,9 +230,10 @@ class Call:
             self.play_end = now
             if self.awaiting_stop and self.speaking is not None:
                 self.awaiting_stop = False
-                onset = self.spoke_at - FRAME_S + self.script.onset_s[self.step]
+                heard_at = self.spoke_at - FRAME_S
                 if now in self.window:
-                    samples.barge_ms.append((now - onset) * 1000)
+                    samples.barge_ms.append((now - heard_at - self.script.onset_s[self.step]) * 1000)
+                    samples.barge_vad_ms.append((now - heard_at - self.script.start_s[self.step]) * 1000)
 
     # -- the caller's frame, every 20 ms -------------------------------------------------------
     def tick(self, now: float, stamp: bytes) -> WireFrame:

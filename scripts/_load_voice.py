@@ -91,12 +91,14 @@ class Utterance:
     frames: int
     onset_ms: float
     """Where speech starts in the audio, by loudness."""
+    start_ms: dict[str, float]
+    """Per VAD: when the engine's segmenter, fed that VAD, decides speech has started."""
     end_ms: dict[str, float]
     """Per VAD: where the engine's segmenter, fed that VAD, places the end of speech."""
 
 
 def _key() -> str:
-    return hashlib.sha256(json.dumps([LINES, "piper-default", NOISE_DBFS, 3]).encode()).hexdigest()[:12]
+    return hashlib.sha256(json.dumps([LINES, "piper-default", NOISE_DBFS, 4]).encode()).hexdigest()[:12]
 
 
 def folder() -> Path:
@@ -139,21 +141,27 @@ def onset_ms(pcm: bytes) -> float:
     return 0.0
 
 
-async def _speech_end_ms(vad: Any, pcm: bytes) -> float:
-    """Where the segmenter, fed ``vad``, says the utterance's speech ends (0.5 s of silence
-    before it, as a caller's line has, and 1 s after)."""
+async def _segmented_ms(vad: Any, pcm: bytes) -> tuple[float, float]:
+    """Where the segmenter, fed ``vad``, decides the utterance's speech started (the end of the
+    frame that decided it) and where it places its end (0.5 s of the line's noise before it, as
+    a caller's line has, and 1 s after)."""
     from artagent.session.turns import SpeechSegmenter
 
     lead = line_noise(bytes(FRAME_BYTES * 25), 1)
     audio = lead + pcm + line_noise(bytes(FRAME_BYTES * 50), 2)
-    stream, segmenter, end = vad.open(sample_rate=RATE), SpeechSegmenter(), None
+    stream, segmenter = vad.open(sample_rate=RATE), SpeechSegmenter()
+    start: float | None = None
+    end: float | None = None
     for i in range(0, len(audio), FRAME_BYTES):
         change = segmenter.update(await stream.speech_probability(audio[i : i + FRAME_BYTES]))
-        if change == "speech_stopped":
+        if change == "speech_started" and start is None:
+            start = segmenter.position_ms
+        elif change == "speech_stopped":
             end = segmenter.speech_stop_ms
-    if end is None:
+    if start is None or end is None:
         raise RuntimeError("the VAD heard no speech in a caller line")
-    return end - len(lead) / FRAME_BYTES * 20.0
+    offset = len(lead) / FRAME_BYTES * 20.0
+    return start - offset, end - offset
 
 
 async def _make(where: Path) -> None:
@@ -172,9 +180,12 @@ async def _make(where: Path) -> None:
         pcm = await synthesize(tts, text, RATE)
         onset = onset_ms(pcm)
         pcm = line_noise(pcm + bytes(-len(pcm) % FRAME_BYTES), 100 + index)
-        ends = {name: await _speech_end_ms(vad, pcm) for name, vad in vads.items()}
+        bounds = {name: await _segmented_ms(vad, pcm) for name, vad in vads.items()}
         (where / f"{index:02d}.pcm").write_bytes(mark(pcm, index))
-        items.append({"text": text, "frames": len(pcm) // FRAME_BYTES, "onset_ms": onset, "end_ms": ends})
+        starts = {name: b[0] for name, b in bounds.items()}
+        ends = {name: b[1] for name, b in bounds.items()}
+        frames = len(pcm) // FRAME_BYTES
+        items.append({"text": text, "frames": frames, "onset_ms": onset, "start_ms": starts, "end_ms": ends})
     data = {"utterances": items, "replies": list(REPLIES), "barge_steps": list(BARGE_STEPS),
             "barge_after_s": BARGE_AFTER_S}  # fmt: skip
     (where / "silence.pcm").write_bytes(line_noise(bytes(FRAME_BYTES * 50), 3))
@@ -196,7 +207,8 @@ def load(path: Path | None = None) -> tuple[list[Utterance], list[bytes], bytes]
     path = path or ensure_voice()
     data = json.loads(path.read_text(encoding="utf-8"))
     utterances = [
-        Utterance(u["text"], u["frames"], u["onset_ms"], dict(u["end_ms"])) for u in data["utterances"]
+        Utterance(u["text"], u["frames"], u["onset_ms"], dict(u["start_ms"]), dict(u["end_ms"]))
+        for u in data["utterances"]
     ]
     audio = [(path.parent / f"{i:02d}.pcm").read_bytes() for i in range(len(utterances))]
     return utterances, audio, (path.parent / "silence.pcm").read_bytes()
@@ -205,4 +217,4 @@ def load(path: Path | None = None) -> tuple[list[Utterance], list[bytes], bytes]
 if __name__ == "__main__":
     print(ensure_voice())
     for u in load()[0]:
-        print(f"{u.frames * 20:6d} ms  onset {u.onset_ms:5.0f}  end {u.end_ms}  {u.text}")
+        print(f"{u.frames * 20:6d} ms  onset {u.onset_ms:5.0f}  start {u.start_ms}  end {u.end_ms}  {u.text}")

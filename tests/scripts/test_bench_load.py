@@ -119,7 +119,8 @@ def test_a_caller_frame_is_one_masked_websocket_frame_with_its_timestamp_slot() 
 
 class _Script:
     def __init__(self) -> None:
-        self.end_s, self.onset_s, self.barge_steps, self.barge_after_s = [1.0, 0.5], [0.1, 0.2], {1}, 0.0
+        self.end_s, self.onset_s, self.start_s = [1.0, 0.5], [0.1, 0.2], [0.16, 0.3]
+        self.barge_steps, self.barge_after_s = {1}, 0.0
         self.silence = [WireFrame(bytes(640))]
         self.frames = [[WireFrame(bytes(640))] * 50, [WireFrame(bytes(640))] * 25]
 
@@ -142,6 +143,7 @@ async def test_a_reply_is_timed_from_the_speech_end_and_a_barge_in_from_the_onse
     assert call.awaiting_stop
     call.heard(b'{"kind":"StopAudio","audioData":null,"stopAudio":{}}', 4.9)
     assert samples.barge_ms == [pytest.approx((4.9 - (4.52 - 0.02 + 0.2)) * 1000)]
+    assert samples.barge_vad_ms == [pytest.approx((4.9 - (4.52 - 0.02 + 0.3)) * 1000)]
 
 
 def test_the_generated_configuration_decodes() -> None:

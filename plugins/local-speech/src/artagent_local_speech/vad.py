@@ -7,7 +7,8 @@ the audio by at most one window. One ONNX session serves every call; each call k
 recurrent state and the 64 samples of context the model reads before each window.
 Windows quieter than the gate (``silero_gate_dbfs``) are silence without an inference, so a
 caller who is listening costs next to nothing; after ``QUIET_RESET`` such windows in a row the
-recurrent state starts afresh, as it would on a new call.
+recurrent state starts afresh, as it would on a new call, and the first loud window after
+quiet ones is run with the last ``PRIME`` of them before it.
 
 WebRTC's detector costs microseconds a frame, so it runs inline; it says speech or not for each
 10 ms, and a frame's probability is the share of its 10 ms pieces it called speech. It calls
@@ -33,6 +34,8 @@ CONTEXT = 64
 _STATE = (1, 1, 128)
 QUIET_RESET = 10
 """Gated windows in a row (320 ms) after which a stream's recurrent state is reset."""
+PRIME = 3
+"""Quiet windows the model hears before the first loud one after them (96 ms)."""
 WEBRTC_LEARNING_MS = 200
 
 
@@ -74,6 +77,8 @@ class SileroStream:
         self._pool = pool
         self._gate_power = gate * gate
         self._quiet = 0
+        self._held = np.zeros(0, dtype=np.float32)
+        """The last quiet windows (not run through the model), to prime it when sound comes."""
         self._resampler = Resampler(sample_rate, RATE) if sample_rate != RATE else None
         self._pending = np.zeros(0, dtype=np.float32)
         self._context = np.zeros(CONTEXT, dtype=np.float32)
@@ -93,18 +98,30 @@ class SileroStream:
             if self._gate_power and float(np.dot(audio, audio)) < self._gate_power * whole:
                 self._skip(audio)
             else:
-                self._quiet = 0
+                if self._held.size:
+                    audio = self._primed(audio)
                 self.probability = await self._pool.run(self._infer, audio)
         return self.probability
 
     def _skip(self, audio: np.ndarray) -> None:
-        """Quiet windows: silence, no inference; the context follows the audio."""
+        """Quiet windows: silence, no inference; the last few are kept to prime the model."""
         self.probability = 0.0
-        self._context = audio[-CONTEXT:].copy()
+        self._held = np.concatenate((self._held, audio))[-(PRIME + 1) * WINDOW :]
         self._quiet += audio.size // WINDOW
         if self._quiet >= QUIET_RESET:
             self._h[:] = 0.0
             self._c[:] = 0.0
+
+    def _primed(self, audio: np.ndarray) -> np.ndarray:
+        """Sound after quiet windows: the model hears the last ``PRIME`` of them first (from its
+        reset state, as it would have heard the line), so its answer is not that of a model
+        woken in the middle of a word."""
+        held, self._held, self._quiet = self._held, np.zeros(0, dtype=np.float32), 0
+        prime = held[-PRIME * WINDOW :]
+        before = held[: -PRIME * WINDOW][-CONTEXT:]
+        if before.size == CONTEXT:
+            self._context = before.copy()
+        return np.concatenate((prime, audio))
 
     _session: Any = None
 
