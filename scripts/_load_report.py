@@ -106,7 +106,7 @@ def plot(rows: list[dict[str, Any]], path: Path, floor_ms: float = 1090.0) -> No
         axis.minorticks_off()
         axis.set_xlabel("concurrent calls")
         axis.grid(True, alpha=0.3)
-    latency.set_yscale("log")
+    latency.set_ylim(bottom=0)
     latency.axhline(floor_ms, color="grey", linestyle=":", label=f"configured latencies ({floor_ms:,.0f} ms)")
     latency.set_ylabel("caller speech end to first agent audio (ms)")
     latency.set_title("Reply latency (red circle: limits broken)")
