@@ -33,7 +33,7 @@ run: install  ## serve on runtime.toml's embedded defaults
 test: install-test  ## the whole suite
 	$(BIN)/python -m pytest
 
-bench: install-test  ## every benchmark; results in docs/performance.{json,md}
+bench: install-test  ## every benchmark; results in docs/performance.{json,md,png} (load: 60-90 min)
 	$(BIN)/python scripts/bench.py
 
 lint: install-test
@@ -42,4 +42,4 @@ lint: install-test
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .artagent .pytest_cache
+	rm -rf $(VENV) .venv-pipecat .artagent .pytest_cache

@@ -6,6 +6,8 @@ A benchmark is a module ``scripts/bench_<name>.py`` that defines:
 - ``FIGURES``: ``{figure name: Figure(unit, about, goal)}``, every figure ``run`` returns.
 - ``add_arguments(parser)``: its own command-line options, all with defaults (optional).
 - ``run(args) -> dict[str, float]``: measures and returns the figures.
+- ``extra() -> dict``: more keys for its entry in the JSON, called after ``run`` (optional):
+  details such as a whole sweep, and ``notes``, Markdown rendered below its figures.
 
 ``scripts/bench.py`` runs them and merges each result into docs/performance.json under the
 benchmark's name (other benchmarks' entries are kept), then renders docs/performance.md from the
@@ -30,6 +32,7 @@ from typing import Any
 
 __all__ = [
     "MARKER",
+    "README_BLOCK",
     "Figure",
     "goal_met",
     "machine_info",
@@ -52,6 +55,21 @@ Measured figures of ARTAgent, each with the machine, date and exact command that
 replaces only its section. Figures come from docs/performance.json, which this page is rendered
 from. A goal that is not met is reported, not hidden.
 """
+
+README_BLOCK = (
+    "<!-- load-figures: written by scripts/bench.py from docs/performance.json; do not edit -->",
+    "<!-- /load-figures -->",
+)
+"""The README's block of headline figures, between these two lines."""
+README_FIGURES = (
+    ("calls_per_core_fake", "calls per server core (webrtc VAD, cloud-like fixed latencies)"),
+    ("calls_per_core_fake_silero", "calls per server core with the Silero VAD"),
+    ("max_calls_fake", "concurrent calls held on this machine"),
+    ("overhead_p99_ms_at_200", "ms engine overhead p99 at 200 calls"),
+    ("barge_in_p99_ms", "ms from the caller's speech onset to StopAudio, p99"),
+    ("ratio_vs_pipecat", "times Pipecat's calls per core, same callers and limits"),
+    ("local_voice_to_voice_p50_ms", "ms voice to voice, median, local speech models, one call"),
+)
 
 _GOAL = re.compile(r"^\s*(>=|<=|>|<)\s*([0-9_.eE+-]+)\s*$")
 _OPS: dict[str, Callable[[float, float], bool]] = {
@@ -291,6 +309,37 @@ def write_docs(json_path: Path, md_path: Path, results: Mapping[str, Mapping[str
     data = merge_results(json_path, results)
     md_path.write_text(render_markdown(data, existing_intro(md_path)), encoding="utf-8")
     return data
+
+
+def readme_figures(data: Mapping[str, Mapping[str, Any]]) -> str:
+    """The README block's lines: the ``load`` benchmark's headline figures, copied from the JSON."""
+    load = data.get("load")
+    figures: Mapping[str, Any] = load.get("figures", {}) if load else {}
+    shown = [(fig, text) for fig, text in README_FIGURES if figures.get(fig) is not None]
+    if load is None or not shown:
+        return "Not measured yet: `.venv/bin/python scripts/bench.py load` (see docs/performance.md)."
+    machine = load.get("machine", {})
+    lines = [
+        f"Measured by `{load.get('command', 'scripts/bench.py load')}` on {machine.get('cpu', '?')}, "
+        f"{machine.get('usable_cores', '?')} cores, {str(load.get('date', '?'))[:10]} "
+        "(tables and plot: [docs/performance.md](docs/performance.md)):",
+        "",
+    ]
+    return "\n".join(lines + [f"- **{_number(figures[fig])}** {text}" for fig, text in shown])
+
+
+def write_readme(readme: Path, data: Mapping[str, Mapping[str, Any]]) -> bool:
+    """Rewrite the README's figures block from ``data``; False when it has no such block."""
+    if not readme.exists():
+        return False
+    text = readme.read_text(encoding="utf-8")
+    start, end = README_BLOCK
+    if start not in text or end not in text:
+        return False
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{start}\n{readme_figures(data)}\n{end}{tail}", encoding="utf-8")
+    return True
 
 
 async def within(seconds: float, work: Any) -> Any:

@@ -31,7 +31,7 @@ ROOT = SCRIPTS.parent
 if str(SCRIPTS) not in sys.path:
     sys.path.insert(0, str(SCRIPTS))  # benchmark modules import _benchlib as a sibling
 
-from _benchlib import Figure, goal_met, machine_info, revision, write_docs  # noqa: E402
+from _benchlib import Figure, goal_met, machine_info, revision, write_docs, write_readme  # noqa: E402
 
 DOCS = ROOT / "docs"
 REQUIRED = ("TITLE", "ABOUT", "FIGURES", "run")
@@ -75,6 +75,7 @@ def entry(
 ) -> dict[str, Any]:
     """One benchmark's record in docs/performance.json."""
     info: dict[str, Figure] = module.FIGURES
+    extra: dict[str, Any] = module.extra() if hasattr(module, "extra") else {}
     return {
         "title": module.TITLE,
         "about": " ".join(module.ABOUT.split()).replace("``", "`"),
@@ -84,6 +85,7 @@ def entry(
         "revision": revision(ROOT),
         "figures": figures,
         "figure_info": {fig: meta.as_json() for fig, meta in info.items()},
+        **extra,
     }
 
 
@@ -127,11 +129,18 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--strict", action="store_true", help="exit with status 2 when a goal is missed")
     parser.add_argument("--json", type=Path, default=DOCS / "performance.json", help="results file")
     parser.add_argument("--md", type=Path, default=DOCS / "performance.md", help="rendered page")
+    parser.add_argument(
+        "--readme",
+        type=Path,
+        help="README whose figures block is rewritten (default: README.md, when --json is the default)",
+    )
     return parser.parse_known_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args, extra = parse(sys.argv[1:] if argv is None else argv)
+    if args.readme is None and args.json == DOCS / "performance.json":
+        args.readme = ROOT / "README.md"
     found = discover()
     if args.list:
         for name, path in found.items():
@@ -140,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:<12} {module.TITLE}" + (f"  [goals: {goals}]" if goals else ""))
         return 0
     if args.render:
-        write_docs(args.json, args.md, {})
+        data = write_docs(args.json, args.md, {})
+        if args.readme is not None:
+            write_readme(args.readme, data)
         return 0
     unknown = [n for n in args.names if n not in found]
     if unknown:
@@ -161,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"== {name}: FAILED; its entry in {args.json} is left as it was", file=sys.stderr)
             failed.append(name)
             continue
-        write_docs(args.json, args.md, {name: record})
+        data = write_docs(args.json, args.md, {name: record})
+        if args.readme is not None:
+            write_readme(args.readme, data)
         missed += [f"{name}.{fig}" for fig in missed_goals(record)]
     print(f"results: {args.json} and {args.md}")
     if missed:

@@ -112,6 +112,40 @@ def test_run_one_records_machine_date_command_and_figures(tmp_path: Path) -> Non
     assert entry["revision"] is None or len(entry["revision"]) >= 7
 
 
+def test_a_benchmark_may_add_details_and_notes_to_its_entry(tmp_path: Path) -> None:
+    module = tmp_path / "bench_more.py"
+    module.write_text(
+        "from _benchlib import Figure\n"
+        "TITLE = 'More'\nABOUT = 'More.'\nFIGURES = {'n': Figure('things', 'how many')}\n"
+        "def run(args):\n    return {'n': 1}\n"
+        "def extra():\n    return {'sweep': [{'calls': 25}], 'notes': '### The sweep'}\n"
+    )
+
+    entry = bench.run_one("more", module, [])
+
+    assert entry["sweep"] == [{"calls": 25}]
+    assert "### The sweep" in render_markdown({"more": entry})
+
+
+def test_the_readme_block_is_copied_from_the_json(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    start, end = _benchlib.README_BLOCK
+    readme.write_text(f"# Title\n\n{start}\nold text\n{end}\n\nAfter.\n")
+    load = record(calls_per_core_fake=312.5, ratio_vs_pipecat=14.0)
+    load["machine"] = {"cpu": "AMD EPYC", "usable_cores": 2}
+
+    assert _benchlib.write_readme(readme, {"load": load})
+
+    text = readme.read_text()
+    assert "old text" not in text and text.endswith(f"{end}\n\nAfter.\n")
+    assert "- **312.5** calls per server core (webrtc VAD" in text
+    assert "- **14** times Pipecat's calls per core" in text
+    assert "AMD EPYC, 2 cores" in text
+    assert _benchlib.write_readme(readme, {})
+    assert "Not measured yet" in readme.read_text()
+    assert not _benchlib.write_readme(tmp_path / "none.md", {})
+
+
 def test_cli_lists_benchmarks_and_renders_from_json(tmp_path: Path) -> None:
     json_path, md_path = tmp_path / "p.json", tmp_path / "p.md"
     merge_results(json_path, {"example": record(rate=1.0)})

@@ -106,3 +106,26 @@ async def test_both_vads_take_8_khz_audio(
                 starts.append(segmenter.speech_start_ms)
         assert len(starts) == len(truth)
         assert all(abs(a - b[0]) <= 300 for a, b in zip(starts, truth, strict=True)), (vad, starts, truth)
+
+
+async def test_silero_runs_no_inference_on_a_quiet_line(kit: Kit) -> None:
+    """Windows under the gate (-55 dBFS by default) are silence without the model: a caller who
+    is listening costs next to nothing; speech still runs it on every window."""
+
+    def inferences() -> float:
+        name = "artagent_local_speech_inference_seconds_count"
+        value = kit.registry.get_sample_value(name, {"pool": "vad"})
+        return value or 0.0
+
+    rng = np.random.default_rng(3)
+    quiet = (rng.normal(0, 32768 * 10 ** (-65 / 20), 320)).astype("<i2").tobytes()
+    loud = (np.sin(np.arange(320) / 3) * 8000).astype("<i2").tobytes()
+    stream = kit.vad.open(sample_rate=RATE)
+    before = inferences()
+    quiet_answers = [await stream.speech_probability(quiet) for _ in range(50)]  # one second
+    after_quiet = inferences()
+    for _ in range(8):
+        await stream.speech_probability(loud)
+    assert quiet_answers == [0.0] * 50
+    assert after_quiet == before
+    assert inferences() - after_quiet >= 4  # 160 ms of sound: five windows

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 __all__ = ["AcsMetrics"]
 
@@ -48,6 +48,13 @@ class AcsMetrics:
         )
         self.streams = Gauge(
             "artagent_acs_media_streams", "Media WebSockets open on this worker.", registry=registry
+        )
+        self.inbound_lag = Histogram(
+            "artagent_acs_inbound_lag_seconds",
+            "How much later than its call's promptest frame an AudioData frame reached the channel, "
+            "by its ACS timestamp (network jitter plus this worker's delay); one frame in 16.",
+            buckets=(0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 1.0),
+            registry=registry,
         )
         self._audio = self.messages.labels("AudioData")
 

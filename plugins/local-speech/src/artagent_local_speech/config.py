@@ -75,6 +75,10 @@ class VADConfig(_Table):
     """Threads running Silero for every call's 32 ms windows (the VAD pool)."""
     webrtc_mode: Annotated[int, msgspec.Meta(ge=0, le=3)] = 3
     """Aggressiveness of the ``webrtc`` detector: 0 lets most sound through as speech, 3 the least."""
+    silero_gate_dbfs: Annotated[float, msgspec.Meta(ge=-120, le=0)] = -55.0
+    """Silero windows quieter than this (RMS, dB of full scale) are silence without running the
+    model: a caller listening costs next to nothing. Phone lines' noise floor is well below;
+    -120 runs the model on every window."""
 
 
 class LocalSpeechConfig(_Table):

@@ -46,7 +46,8 @@ class LocalSpeech:
         return self._pools[kind]
 
     def silero(self, settings: Mapping[str, Any]) -> SileroVAD:
-        return SileroVAD(self.pool("vad", self.config.vad.workers))
+        vad = self.config.vad
+        return SileroVAD(self.pool("vad", vad.workers), gate_dbfs=vad.silero_gate_dbfs)
 
     def webrtc(self, settings: Mapping[str, Any]) -> WebRTCVAD:
         return WebRTCVAD(self.config.vad.webrtc_mode)

@@ -5,6 +5,10 @@ The engine asks for a speech probability for every 20 ms frame. Silero works on 
 not fill a window yet and answers with the probability of its latest window: the answer lags
 the audio by at most one window. One ONNX session serves every call; each call keeps its own
 recurrent state and the 64 samples of context the model reads before each window.
+Windows quieter than the gate (``silero_gate_dbfs``) are silence without an inference, so a
+caller who is listening costs next to nothing; after ``QUIET_RESET`` such windows in a row the
+recurrent state starts afresh, as it would on a new call, and the first loud window after
+quiet ones is run with the last ``PRIME`` of them before it.
 
 WebRTC's detector costs microseconds a frame, so it runs inline; it says speech or not for each
 10 ms, and a frame's probability is the share of its 10 ms pieces it called speech. It calls
@@ -28,6 +32,10 @@ RATE = 16_000
 WINDOW = 512
 CONTEXT = 64
 _STATE = (1, 1, 128)
+QUIET_RESET = 10
+"""Gated windows in a row (320 ms) after which a stream's recurrent state is reset."""
+PRIME = 3
+"""Quiet windows the model hears before the first loud one after them (96 ms)."""
 WEBRTC_LEARNING_MS = 200
 
 
@@ -48,22 +56,29 @@ def _silero_session() -> Any:
 class SileroVAD:
     """The ``silero`` VAD provider: one model for the process, a small state per call."""
 
-    def __init__(self, pool: InferencePool) -> None:
+    def __init__(self, pool: InferencePool, *, gate_dbfs: float = -120.0) -> None:
         self.pool = pool
+        self.gate = 10 ** (gate_dbfs / 20) if gate_dbfs > -120 else 0.0
+        """The gate as an RMS of samples scaled to [-1, 1] (0: off)."""
 
     def open(self, *, sample_rate: int) -> SileroStream:
-        return SileroStream(self.pool, sample_rate)
+        return SileroStream(self.pool, sample_rate, gate=self.gate)
 
     async def warm_up(self) -> None:
+        """Load the model and run it once (silence would pass the gate without it)."""
         stream = self.open(sample_rate=RATE)
-        await stream.speech_probability(bytes(WINDOW * 2))
+        await self.pool.run(stream._infer, np.zeros(WINDOW, dtype=np.float32))
 
 
 class SileroStream:
     """One call's detector; the engine awaits one frame at a time, so its state is never shared."""
 
-    def __init__(self, pool: InferencePool, sample_rate: int) -> None:
+    def __init__(self, pool: InferencePool, sample_rate: int, *, gate: float = 0.0) -> None:
         self._pool = pool
+        self._gate_power = gate * gate
+        self._quiet = 0
+        self._held = np.zeros(0, dtype=np.float32)
+        """The last quiet windows (not run through the model), to prime it when sound comes."""
         self._resampler = Resampler(sample_rate, RATE) if sample_rate != RATE else None
         self._pending = np.zeros(0, dtype=np.float32)
         self._context = np.zeros(CONTEXT, dtype=np.float32)
@@ -79,15 +94,50 @@ class SileroStream:
         whole = pending.size // WINDOW * WINDOW
         self._pending = pending[whole:]
         if whole:
-            self.probability = await self._pool.run(self._infer, pending[:whole])
+            audio = pending[:whole]
+            if self._gate_power and float(np.dot(audio, audio)) < self._gate_power * whole:
+                self._skip(audio)
+            else:
+                if self._held.size:
+                    audio = self._primed(audio)
+                self.probability = await self._pool.run(self._infer, audio)
         return self.probability
+
+    def _skip(self, audio: np.ndarray) -> None:
+        """Quiet windows: silence, no inference; the last few are kept to prime the model."""
+        self.probability = 0.0
+        self._held = np.concatenate((self._held, audio))[-(PRIME + 1) * WINDOW :]
+        self._quiet += audio.size // WINDOW
+        if self._quiet >= QUIET_RESET:
+            self._h[:] = 0.0
+            self._c[:] = 0.0
+
+    def _primed(self, audio: np.ndarray) -> np.ndarray:
+        """Sound after quiet windows: the model hears the last ``PRIME`` of them first (from its
+        reset state, as it would have heard the line), so its answer is not that of a model
+        woken in the middle of a word."""
+        held, self._held, self._quiet = self._held, np.zeros(0, dtype=np.float32), 0
+        prime = held[-PRIME * WINDOW :]
+        before = held[: -PRIME * WINDOW][-CONTEXT:]
+        if before.size == CONTEXT:
+            self._context = before.copy()
+        return np.concatenate((prime, audio))
+
+    _session: Any = None
+
+    @classmethod
+    def _pool_session(cls) -> Any:
+        """The process's ONNX session, looked up once (not a path and a dict per window)."""
+        if cls._session is None:
+            cls._session = _silero_session()
+        return cls._session
 
     def _infer(self, audio: np.ndarray) -> float:
         """Run the model over consecutive windows (in a pool thread); returns the last one's."""
         windows = audio.reshape(-1, WINDOW)
         previous = np.vstack((self._context[None, :], windows[:-1, -CONTEXT:]))
         batch = np.ascontiguousarray(np.concatenate((previous, windows), axis=1))
-        probabilities, self._h, self._c = _silero_session().run(
+        probabilities, self._h, self._c = self._pool_session().run(
             None, {"input": batch, "h": self._h, "c": self._c}
         )
         self._context = windows[-1, -CONTEXT:].copy()
@@ -119,6 +169,15 @@ class WebRTCStream:
         """10 ms pieces still to hear before its answers are believed."""
 
     async def speech_probability(self, frame: bytes) -> float:
+        piece = self._piece
+        if len(frame) == 2 * piece and self._resampler is None and not self._pending:
+            # The usual case, every frame of a call: two 10 ms pieces, no list, no join.
+            is_speech, rate = self._vad.is_speech, self._rate
+            speech = is_speech(frame[:piece], rate) + is_speech(frame[piece:], rate)
+            if self._learning > 0:
+                self._learning -= 2
+                return 0.0
+            return speech / 2
         pcm = self._resampler.process(frame) if self._resampler is not None else frame
         data = self._pending + pcm
         whole = len(data) // self._piece * self._piece

@@ -1,0 +1,1 @@
+"""Bench-only providers with fixed latencies (scripts/bench_load.py)."""

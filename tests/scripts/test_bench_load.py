@@ -1,0 +1,199 @@
+"""The `load` benchmark's pieces, and a tiny real run of ARTAgent's side of it.
+
+The figures and their goals live in docs/performance.md; here only what the benchmark counts
+is checked: the markers the scripted recogniser reads, the Prometheus readings, what a caller
+attributes to a reply or a barge-in, and that a short run against a real server reports them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+if str(SCRIPTS) not in sys.path:
+    sys.path.insert(0, str(SCRIPTS))  # the scripts are not a package; import them as bench.py does
+
+import _loadbench_import  # noqa: E402, F401  (the bench-only plugin, imported by its path, never installed here)
+import bench  # noqa: E402
+import bench_load  # noqa: E402
+from _load_callers import FRAME_S, Call, Samples, Window, WireFrame, _ws_text_frame  # noqa: E402
+from _load_servers import (  # noqa: E402
+    PIPECAT_VENV,
+    bucket_percentile,
+    counter,
+    histogram,
+    plugin_site,
+    runtime_toml,
+)
+from artagent_loadbench.providers import DelayedRouter, FixedTTS, ScriptedSTT  # noqa: E402
+from artagent_loadbench.script import MARK_BYTES, marker  # noqa: E402
+
+METRICS = """# HELP x_seconds x
+# TYPE x_seconds histogram
+x_seconds_bucket{le="0.01"} 90.0
+x_seconds_bucket{le="0.02"} 99.0
+x_seconds_bucket{le="+Inf"} 100.0
+x_seconds_count 100.0
+x_seconds_sum 1.0
+# HELP y_total y
+# TYPE y_total counter
+y_total{kind="AudioData"} 5.0
+y_total{kind="DtmfData"} 1.0
+"""
+
+
+def test_the_bench_plugin_is_discovered_by_its_entry_point_where_the_servers_look() -> None:
+    from importlib.metadata import distributions
+
+    found = distributions(path=[str(plugin_site())])
+    [dist] = [d for d in found if d.metadata["Name"] == "artagent-loadbench"]
+    [point] = [e for e in dist.entry_points if e.group == "artagent"]
+    assert (point.name, point.value) == ("loadbench", "artagent_loadbench.hooks")
+
+
+async def test_the_recogniser_says_the_marked_line_heard_since_the_last_end_of_speech() -> None:
+    stt = await ScriptedSTT(["first line", "second line"], 0.01).open(sample_rate=16000)
+    results = stt.results()
+
+    await stt.push(marker(1) + bytes(632))
+    await stt.push(bytes(640))  # silence after it: the line is still what was heard
+    await stt.end_of_speech()
+    await stt.end_of_speech()  # a stretch of speech with no marked audio: no words
+
+    assert (await anext(results)).text == "second line"
+    assert (await anext(results)).text == ""
+    await stt.close()
+
+
+async def test_the_voice_takes_its_time_and_the_model_delays_only_a_callers_turn() -> None:
+    tts = FixedTTS(0.0, 0.01)
+    audio = b"".join([chunk.pcm async for chunk in tts.synthesize("x" * 50)])
+    assert len(audio) == 2 * 16000 // 2  # 0.5 s
+
+    class Inner:
+        async def stream(self, request: object):  # type: ignore[no-untyped-def]
+            yield "answer"
+
+    class Said:
+        def __init__(self, role: str) -> None:
+            self.role = role
+
+    class Request:
+        def __init__(self, *roles: str) -> None:
+            self.messages = [Said(role) for role in roles]
+
+    router = DelayedRouter(Inner(), 0.2)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    assert [x async for x in router.stream(Request("system", "tool"))] == ["answer"]  # type: ignore[arg-type]
+    assert loop.time() - started < 0.1
+    assert [x async for x in router.stream(Request("system", "user"))] == ["answer"]  # type: ignore[arg-type]
+    assert loop.time() - started >= 0.2
+
+
+def test_prometheus_readings() -> None:
+    assert histogram(METRICS, "x_seconds") == {0.01: 90.0, 0.02: 99.0, float("inf"): 100.0}
+    assert counter(METRICS, "y", {"kind": "AudioData"}) == 5.0
+    before = {0.01: 40.0, 0.02: 40.0, float("inf"): 40.0}
+    after = histogram(METRICS, "x_seconds")  # 60 new: 50 under 10 ms, 9 more under 20 ms
+    assert bucket_percentile(before, after, 50) == 0.01
+    assert bucket_percentile(before, after, 95) == 0.02
+    assert bucket_percentile(before, after, 99.5) == float("inf")
+    assert bucket_percentile(after, after, 50) is None
+
+
+def test_a_caller_frame_is_one_masked_websocket_frame_with_its_timestamp_slot() -> None:
+    frame = WireFrame(marker(3) + bytes(632))
+    wire = frame.head + b"2026-01-01T10:00:00.020Z" + frame.tail
+    length = int.from_bytes(wire[2:4], "big")
+    assert wire[0] == 0x81 and wire[1] == 0x80 | 126 and wire[4:8] == b"\x00\x00\x00\x00"
+    assert len(wire) == 8 + length
+    assert b'"timestamp":"2026-01-01T10:00:00.020Z"' in wire and b'"silent":false' in wire
+    assert _ws_text_frame(b"x")[:2] == bytes((0x81, 0x81))
+
+
+class _Script:
+    def __init__(self) -> None:
+        self.end_s, self.onset_s, self.start_s = [1.0, 0.5], [0.1, 0.2], [0.16, 0.3]
+        self.barge_steps, self.barge_after_s = {1}, 0.0
+        self.silence = [WireFrame(bytes(640))]
+        self.frames = [[WireFrame(bytes(640))] * 50, [WireFrame(bytes(640))] * 25]
+
+
+async def test_a_reply_is_timed_from_the_speech_end_and_a_barge_in_from_the_onset() -> None:
+    samples = Samples()
+    call = Call(_Script(), None, samples, Window(0, 100), barge=True, rng=__import__("random").Random(1))  # type: ignore[arg-type]
+    audio = b'{"kind":"AudioData","audioData":{"data":""}}'
+    call.heard(audio, 1.0)  # the greeting plays
+    call.tick(1.7, b"")  # quiet for 0.7 s: the caller thinks a moment
+    t = 3.0
+    for _ in range(50):
+        call.tick(t, b"")
+        t += FRAME_S
+    assert call.step == 1 and call.awaiting_reply
+    call.heard(audio, 4.5)  # its speech ended at 3.0 - 0.02 + 1.0
+    assert samples.reply_ms == [pytest.approx(520.0)]
+    call.tick(4.51, b"")  # step 1 is said over the agent, at once (barge_after_s = 0)
+    call.tick(4.52, b"")
+    assert call.awaiting_stop
+    call.heard(b'{"kind":"StopAudio","audioData":null,"stopAudio":{}}', 4.9)
+    assert samples.barge_ms == [pytest.approx((4.9 - (4.52 - 0.02 + 0.2)) * 1000)]
+    assert samples.barge_vad_ms == [pytest.approx((4.9 - (4.52 - 0.02 + 0.3)) * 1000)]
+
+
+def test_the_generated_configuration_decodes() -> None:
+    from artagent.config import load_config
+
+    for profile in ("fake", "fake_silero", "local"):
+        text = runtime_toml(Path("/tmp/x"), "unix:///tmp/x/redis.sock", profile, Path("/tmp/s.json"))
+        path = Path(f"/tmp/aa-load-test-{profile}.toml")
+        path.write_text(text)
+        try:
+            assert load_config(path).config.agents.scenario == "insurance"
+        finally:
+            path.unlink()
+
+
+def test_a_tiny_run_against_a_real_server_reports_every_figure_of_its_step() -> None:
+    argv = ["--calls", "2", "--workers", "1", "--systems", "fake", "--ramp-s", "0", "--settle-s", "0",
+            "--window-s", "24", "--barge-share", "1", "--png", ""]  # fmt: skip
+    args = bench.options(bench_load, "load", argv)
+
+    figures = bench_load.run(args)
+
+    [row] = bench_load.SWEEP
+    assert row["calls"] == 2 and row["calls_failed"] == 0 and row["calls_started"] == 2
+    assert row["turns"] >= 4, "each caller was answered: verification, then the claim's first question"
+    assert row["barge_ins"] >= 2, "both callers talked over the greeting and it stopped"
+    assert 1000 < row["reply_p50_ms"] < 3000 and row["overhead_p50_ms"] > -60
+    assert row["server_cpu_pct"] > 0 and row["server_us_per_frame"] > 0 and row["frames_in"] > 0
+    assert row["inbound_lag_p99_ms"] is not None and row["bus_lag_p99_ms"] is not None
+    assert row["events"]["agent_handoff"] >= 2, "the flows engine verified both callers and handed them on"
+    assert figures.get("max_calls_fake") == (2 if row["holds"] else None)
+    assert "#### ARTAgent, profile fake, webrtc VAD" in bench_load.extra()["notes"]
+    assert MARK_BYTES == 8
+
+
+PIPECAT = os.environ.get("ARTAGENT_TEST_PIPECAT") == "1" or (PIPECAT_VENV / ".installed").exists()
+
+
+@pytest.mark.skipif(
+    not PIPECAT,
+    reason="the Pipecat bot's virtualenv (.venv-pipecat, about 500 MB from PyPI) is not here; "
+    "ARTAGENT_TEST_PIPECAT=1 creates it (scripts/bench.py load does on its first run)",
+)
+def test_a_tiny_run_of_the_pipecat_bot_answers_the_same_callers() -> None:
+    argv = ["--calls", "2", "--workers", "1", "--systems", "pipecat", "--ramp-s", "0", "--settle-s", "0",
+            "--window-s", "20", "--barge-share", "1", "--png", ""]  # fmt: skip
+    bench_load.run(bench.options(bench_load, "load", argv))
+
+    [row] = bench_load.SWEEP
+    assert row["system"] == "pipecat" and row["calls_started"] == 2 and row["calls_failed"] == 0
+    assert row["turns"] >= 2, "the bot answered the callers' lines"
+    assert row["barge_ins"] >= 2, "the bot stopped (StopAudio) when the callers talked over its greeting"
+    assert row["server_us_per_frame"] > 0 and row["inbound_lag_p99_ms"] is not None
