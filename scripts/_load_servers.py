@@ -242,8 +242,8 @@ max_delay_s = 0.4
 [agents]
 scenario = "insurance"
 routers = {routers}
-[logging]
-level = "WARNING"
+[observability]
+log_level = "WARNING"
 [plugins.loadbench]
 script = "{script}"
 stt_final_s = {LATENCIES["stt_final_s"]}

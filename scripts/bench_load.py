@@ -28,7 +28,7 @@ caller speech end to first agent audio received (speech end: where the VAD, run 
 the line through the engine's segmenter, places it); engine overhead (that less 1,090 ms:
 hangover, STT, model and TTS latencies); barge-in (speech onset in the audio to `StopAudio`
 received); agent frames that arrived after the caller's playout buffer ran dry; resident
-memory per call; bus lag (`artagent_bus_lag_seconds`). A load holds when inbound lag p99 <= 20
+memory per call; bus lag (`artagent_bus_consumer_lag_seconds`). A load holds when inbound lag p99 <= 20
 ms, no agent frame was late, barge-in p99 <= 100 ms (the VAD's detection counted as the 60 ms
 of speech the engine waits for: Silero's own extra delay, 0 to 120 ms by the line, is the
 model's, the same for any engine) and every call went through. The Pipecat
@@ -281,8 +281,8 @@ def step_figures(calls: int, workers: int, gen: dict[str, Any], server: dict[str
         "rss_per_call_mb": round((server["rss"] - server["baseline_rss"]) / calls / 2**20, 2)
         if server["rss"]
         else None,
-        "bus_lag_p50_ms": _hist_ms(texts, "artagent_bus_lag_seconds", 50),
-        "bus_lag_p99_ms": _hist_ms(texts, "artagent_bus_lag_seconds", 99),
+        "bus_lag_p50_ms": _hist_ms(texts, "artagent_bus_consumer_lag_seconds", 50),
+        "bus_lag_p99_ms": _hist_ms(texts, "artagent_bus_consumer_lag_seconds", 99),
         "turns": len(gen["reply_ms"]),
         "barge_ins": len(gen["barge_ms"]),
         "barges_missed": gen["barges_missed"],
