@@ -10,6 +10,8 @@ A test queues one response per request it expects:
 - :class:`ErrorReply`: an error status with OpenAI's JSON error body and any headers
   (``Retry-After``).
 - :class:`Stall`: nothing at all (not even headers) for a while: a server that hangs.
+- :class:`RawStream`: HTTP 200 with exactly the bytes given, in the writes given: whatever a
+  server may put on the wire (keep-alive comments, CRLF, data lines split, error events).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ErrorReply", "Reply", "Response", "Stall", "ToolCall", "sse"]
+__all__ = ["ErrorReply", "RawStream", "Reply", "Response", "Stall", "ToolCall", "sse"]
 
 
 @dataclass
@@ -163,7 +165,16 @@ class Stall:
     seconds: float = 30.0
 
 
-Response = Reply | ErrorReply | Stall
+@dataclass
+class RawStream:
+    """A ``text/event-stream`` body sent as it is: each part in a write of its own."""
+
+    parts: Sequence[bytes | str]
+    part_delay_s: float = 0.0
+    """A pause between two writes (so that the client reads them apart)."""
+
+
+Response = Reply | ErrorReply | Stall | RawStream
 
 
 def sse(payload: Mapping[str, Any] | str) -> bytes:

@@ -45,7 +45,7 @@ from urllib.parse import parse_qsl
 
 import uvicorn
 
-from fakes.openai_script import ErrorReply, Reply, Response, Stall, sse
+from fakes.openai_script import ErrorReply, RawStream, Reply, Response, Stall, sse
 
 __all__ = ["FakeOpenAIServer", "RecordedRequest"]
 
@@ -69,6 +69,8 @@ class RecordedRequest:
     body: dict[str, Any]
     deployment: str | None = None
     """The Azure deployment in the path, if it was an Azure request."""
+    client: tuple[str, int] | None = None
+    """The client's address and port: the same port for two requests is one connection reused."""
     received_at: float = field(default_factory=time.monotonic)
     finished: threading.Event = field(default_factory=threading.Event)
     """The server answered it to the end (as scripted) with the client still there."""
@@ -215,6 +217,7 @@ class FakeOpenAIServer:
             headers={k.decode().lower(): v.decode() for k, v in scope["headers"]},
             body=body if isinstance(body, dict) else {"_json": body},
             deployment=azure.group("deployment") if azure else None,
+            client=(scope["client"][0], scope["client"][1]) if scope.get("client") else None,
         )
         with self._arrived:
             self.requests.append(request)
@@ -244,6 +247,8 @@ class FakeOpenAIServer:
             await _pause(gone, response.seconds)
             await send({"type": "http.response.start", "status": 504, "headers": _JSON})
             await send({"type": "http.response.body", "body": b"{}"})
+        elif isinstance(response, RawStream):
+            await _raw_stream(send, response, gone)
         else:
             await _stream(send, response, request, gone)
 
@@ -317,3 +322,16 @@ async def _stream(send: Any, reply: Reply, request: RecordedRequest, gone: async
             await _pause(gone, reply.chunk_delay_s)
         await send({"type": "http.response.body", "body": sse(chunk), "more_body": True})
     await send({"type": "http.response.body", "body": sse("[DONE]"), "more_body": False})
+
+
+async def _raw_stream(send: Any, raw: RawStream, gone: asyncio.Event) -> None:
+    headers = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    for sent, part in enumerate(raw.parts):
+        if gone.is_set():
+            return
+        if sent:
+            await _pause(gone, raw.part_delay_s)
+        body = part.encode() if isinstance(part, str) else part
+        await send({"type": "http.response.body", "body": body, "more_body": True})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -3,7 +3,8 @@
 Text is released chunk by chunk. A tool call arrives as fragments (its id and name first, then
 pieces of its JSON arguments) keyed by ``index``, and fragments of several calls may interleave;
 a call is only known to be complete when the choice finishes, so calls are released then, in
-index order, with their arguments decoded.
+index order, with their arguments decoded. A fragment without an ``index`` (some compatible
+servers send whole calls so) counts by its place in its chunk's list.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from artagent.providers import ModelItem, ModelUsage, TextDelta, ToolCallRequest
-from openai.types.chat import ChatCompletionChunk
 
 from artagent_openai.errors import ModelResponseError
+from artagent_openai.wire import Chunk, Delta
 
 __all__ = ["ChunkAssembler"]
 
@@ -38,28 +39,36 @@ class ChunkAssembler:
         self.completion_tokens = 0
         self._calls: dict[int, _PartialCall] = {}
 
-    def feed(self, chunk: ChatCompletionChunk) -> list[ModelItem]:
-        if chunk.usage is not None:
-            self.prompt_tokens = chunk.usage.prompt_tokens or 0
-            self.completion_tokens = chunk.usage.completion_tokens or 0
+    def feed(self, chunks: list[Chunk]) -> list[ModelItem]:
+        """The items that ``chunks`` (in stream order) complete."""
         items: list[ModelItem] = []
-        for choice in chunk.choices:
-            if choice.index != 0:  # n is never asked for: only the first choice exists
-                continue
-            delta = choice.delta
-            if delta.content:
-                self.started = True
-                items.append(TextDelta(delta.content))
-            for fragment in delta.tool_calls or ():
-                self.started = True
-                call = self._calls.setdefault(fragment.index, _PartialCall())
-                call.id = call.id or (fragment.id or "")
-                if fragment.function is not None:
-                    call.name = call.name or (fragment.function.name or "")
-                    call.arguments.append(fragment.function.arguments or "")
-            if choice.finish_reason is not None:
-                items += self._release_calls()
+        for chunk in chunks:
+            if chunk.usage is not None:
+                self.prompt_tokens = chunk.usage.prompt_tokens or 0
+                self.completion_tokens = chunk.usage.completion_tokens or 0
+            for choice in chunk.choices or ():
+                if choice.index != 0:  # n is never asked for: only the first choice exists
+                    continue
+                delta = choice.delta
+                if delta is not None:
+                    if delta.content:
+                        self.started = True
+                        items.append(TextDelta(delta.content))
+                    if delta.tool_calls:
+                        self._gather(delta)
+                if choice.finish_reason is not None:
+                    items += self._release_calls()
         return items
+
+    def _gather(self, delta: Delta) -> None:
+        self.started = True
+        for place, fragment in enumerate(delta.tool_calls or ()):
+            index = place if fragment.index is None else fragment.index
+            call = self._calls.setdefault(index, _PartialCall())
+            call.id = call.id or (fragment.id or "")
+            if fragment.function is not None:
+                call.name = call.name or (fragment.function.name or "")
+                call.arguments.append(fragment.function.arguments or "")
 
     def finish(self) -> list[ModelItem]:
         """At the end of the stream: calls a server never finished, then the usage."""

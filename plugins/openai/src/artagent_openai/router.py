@@ -22,8 +22,6 @@ from typing import Any
 
 import openai
 from artagent.providers import ModelItem, ModelRequest
-from openai import AsyncStream
-from openai.types.chat import ChatCompletionChunk
 
 from artagent_openai.assembly import ChunkAssembler
 from artagent_openai.client import ClientHandle, TokenProvider, build_client
@@ -31,6 +29,7 @@ from artagent_openai.config import TABLE, RouterConfig
 from artagent_openai.errors import ModelResponseError, ModelRouterError, NoModelAnsweredError
 from artagent_openai.request import chat_body
 from artagent_openai.retry import Failure, backoff_s, classify
+from artagent_openai.stream import ChunkStream
 
 __all__ = ["OpenAIRouter"]
 
@@ -42,7 +41,7 @@ class _Opened:
     """An attempt that produced its first items: the reply is committed to it."""
 
     model: str
-    stream: AsyncStream[ChatCompletionChunk]
+    stream: ChunkStream
     assembler: ChunkAssembler
     items: list[ModelItem]
     done: bool
@@ -167,15 +166,15 @@ class OpenAIRouter:
         loop = asyncio.get_running_loop()
         first_by = min(deadline, loop.time() + self.config.first_token_timeout_s)
         async with asyncio.timeout_at(first_by):
-            stream: AsyncStream[ChatCompletionChunk] = await self._client().chat.completions.create(**body)
+            stream = await ChunkStream.open(self._client(), body)
         assembler = ChunkAssembler(model)
         try:
             while True:
                 async with asyncio.timeout_at(deadline if assembler.started else first_by):
-                    chunk = await anext(stream, None)
-                if chunk is None:
+                    chunks = await stream.read()
+                if chunks is None:
                     return _Opened(model, stream, assembler, assembler.finish(), done=True)
-                items = assembler.feed(chunk)
+                items = assembler.feed(chunks)
                 if items:
                     return _Opened(model, stream, assembler, items, done=False)
         except BaseException:
@@ -188,7 +187,7 @@ class OpenAIRouter:
         while True:
             try:
                 async with asyncio.timeout_at(deadline):
-                    chunk = await anext(stream, None)
+                    chunks = await stream.read()
             except TimeoutError:
                 raise ModelResponseError(
                     f"model {model!r} was still answering after timeout_s ({self.config.timeout_s:g} s)"
@@ -196,9 +195,9 @@ class OpenAIRouter:
             except openai.APIError as error:
                 reason = classify(error).reason
                 raise ModelResponseError(f"model {model!r} broke off its answer: {reason}") from error
-            if chunk is None:
+            if chunks is None:
                 break
-            for item in assembler.feed(chunk):
+            for item in assembler.feed(chunks):
                 yield item
         for item in assembler.finish():
             yield item

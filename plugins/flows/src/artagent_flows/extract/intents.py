@@ -64,18 +64,40 @@ def _prepared(text: str) -> tuple[str, tuple[str, ...]]:
 
 def similarity(utterance: str, example: str) -> float:
     """How well an utterance says what an example says, in [0, 1]."""
-    u_all, u_words = _prepared(utterance)
-    e_all, e_words = _prepared(example)
-    whole = fuzz.ratio(u_all, e_all) / 100
-    if not e_words or not u_words:
-        return whole
-    found = sum(1 for e in e_words if any(_close(e, u) for u in u_words))
-    recall = found / len(e_words)
-    precision = sum(1 for u in u_words if any(_close(e, u) for e in e_words)) / len(u_words)
-    if recall == 0:
-        return min(whole, 0.5)
-    fscore = 10 * precision * recall / (9 * precision + recall)  # F3: the example's words matter most
-    return max(whole, 0.85 * fscore + 0.15 * recall)
+    return _Scorer(utterance).score(example)
+
+
+class _Scorer:
+    """Scores one utterance against examples. Which utterance words each example word is close
+    to is worked out once per example word, not once per example and pair: examples share
+    words ("car", "policy", "accident"), and rapidfuzz is most of the cost of a turn."""
+
+    __slots__ = ("_close_to", "_u_all", "_u_words")
+
+    def __init__(self, utterance: str) -> None:
+        self._u_all, self._u_words = _prepared(utterance)
+        self._close_to: dict[str, frozenset[str]] = {}
+
+    def score(self, example: str) -> float:
+        u_words = self._u_words
+        e_all, e_words = _prepared(example)
+        whole = fuzz.ratio(self._u_all, e_all) / 100
+        if not e_words or not u_words:
+            return whole
+        matches = [self._matches(e) for e in e_words]
+        recall = sum(1 for m in matches if m) / len(e_words)
+        if recall == 0:
+            return min(whole, 0.5)
+        matched = frozenset().union(*matches)
+        precision = sum(1 for u in u_words if u in matched) / len(u_words)
+        fscore = 10 * precision * recall / (9 * precision + recall)  # F3: the example's words matter most
+        return max(whole, 0.85 * fscore + 0.15 * recall)
+
+    def _matches(self, e: str) -> frozenset[str]:
+        found = self._close_to.get(e)
+        if found is None:
+            found = self._close_to[e] = frozenset(u for u in self._u_words if _close(e, u))
+        return found
 
 
 def _close(a: str, b: str) -> bool:
@@ -86,7 +108,7 @@ def _close(a: str, b: str) -> bool:
     short, long = sorted((a, b), key=len)
     inflected = len(short) >= 4 and long.startswith(short) and long[len(short) :] in _INFLECTIONS
     # Near spellings, not other words: "person" is not "personal", though they look alike.
-    return inflected or (fuzz.ratio(a, b) >= WORD_MATCH and abs(len(a) - len(b)) <= 1)
+    return inflected or (abs(len(a) - len(b)) <= 1 and fuzz.ratio(a, b) >= WORD_MATCH)
 
 
 _INFLECTIONS = frozenset({"s", "es", "ed", "d", "ing", "er", "ers", "ly"})
@@ -99,9 +121,10 @@ def match_intent(
 
     Two intents tied at the top means the utterance does not say which: ``None``.
     """
+    scorer = _Scorer(utterance)
     scored: list[IntentMatch] = []
     for name, examples in intents.items():
-        best = max(((similarity(utterance, ex), ex) for ex in examples), default=(0.0, ""))
+        best = max(((scorer.score(ex), ex) for ex in examples), default=(0.0, ""))
         scored.append(IntentMatch(name=name, score=round(best[0], 3), example=best[1]))
     scored.sort(key=lambda m: -m.score)
     if not scored or scored[0].score < threshold:
@@ -114,26 +137,59 @@ def match_intent(
 def detect_emergency(utterance: str) -> IntentMatch | None:
     """An injury emergency happening now ("someone is hurt, there's blood"), not denied."""
     words = texts(content(tokenize(utterance)))
+    finder = _PhraseFinder(words)
     for table, score in ((_STRONG, 1.0), (_PRESENT_HURT, 0.9)):
         for phrase in table:
-            i = _find_close(words, phrase)
+            i = finder.find(phrase)
             if i >= 0 and not _negated(words, i):
                 return IntentMatch(name=EMERGENCY, score=score, example=" ".join(phrase))
     return None
 
 
-def _find_close(words: Sequence[str], phrase: tuple[str, ...]) -> int:
-    """Where ``phrase`` occurs, allowing a misspelt long word ("blooding", "unconcious")."""
-    n = len(phrase)
-    for i in range(len(words) - n + 1):
-        window = words[i : i + n]
-        if all(_near(w, p) for w, p in zip(window, phrase, strict=True)):
-            return i
-    return -1
+class _PhraseFinder:
+    """Where phrases occur in one utterance, allowing a misspelt long word ("blooding",
+    "unconcious"). Each word of a phrase is looked for once per utterance, not once per place:
+    there are some fifty phrases to look for in every turn."""
+
+    __slots__ = ("_at", "_words")
+
+    def __init__(self, words: Sequence[str]) -> None:
+        self._words = words
+        self._at: dict[str, frozenset[int]] = {}
+        places: dict[str, list[int]] = {}
+        for i, word in enumerate(words):
+            places.setdefault(word, []).append(i)
+        for word, where in places.items():
+            if len(word) < 6:  # only a long target word may be misspelt: a short one is as said
+                self._at[word] = frozenset(where)
+
+    def find(self, phrase: tuple[str, ...]) -> int:
+        """Where ``phrase`` first occurs, or -1."""
+        last = len(self._words) - len(phrase)
+        for i in sorted(self._places(phrase[0])):
+            if i > last:
+                break
+            if all(i + k in self._places(target) for k, target in enumerate(phrase[1:], 1)):
+                return i
+        return -1
+
+    def _places(self, target: str) -> frozenset[int]:
+        found = self._at.get(target)
+        if found is None:
+            found = frozenset()
+            if len(target) >= 6:
+                found = frozenset(i for i, w in enumerate(self._words) if _near(w, target))
+            self._at[target] = found
+        return found
 
 
 def _near(word: str, target: str) -> bool:
-    return word == target or (len(target) >= 6 and fuzz.ratio(word, target) >= 85)
+    if word == target:
+        return True
+    # fuzz.ratio is 100 * (1 - indel distance / total length), and the distance is at least the
+    # difference in length: words too unlike in length cannot reach 85, so rapidfuzz is spared them.
+    size, gap = len(word) + len(target), abs(len(word) - len(target))
+    return len(target) >= 6 and gap <= 0.15 * size and fuzz.ratio(word, target) >= 85
 
 
 def _negated(words: Sequence[str], i: int) -> bool:

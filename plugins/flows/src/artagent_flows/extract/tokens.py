@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 _CURLY = "\u2019"  # the apostrophe some transcripts use
@@ -43,8 +44,12 @@ class Token:
         return self.kind == "num"
 
 
+@lru_cache(maxsize=1024)
 def tokenize(utterance: str) -> tuple[Token, ...]:
-    """Split an utterance into word, number and punctuation tokens ("3pm" gives "3" and "pm")."""
+    """Split an utterance into word, number and punctuation tokens ("3pm" gives "3" and "pm").
+
+    Cached: a turn's extractors each tokenize the utterance (and their aliases) again, some fifty
+    times a turn; tokens are immutable, so they can share one tuple."""
     tokens = []
     for m in _TOKEN.finditer(utterance):
         raw = m.group()
