@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from _agents_kit import KIT, call_human, look_up
 from artagent.app import create_app
 from artagent.config import ConfigError, LoadedConfig, SessionConfig
 from artagent.hookspecs import hookimpl
@@ -17,7 +19,7 @@ from artagent.providers import ProviderRegistry, ProviderSpec
 from artagent.runtime import Runtime
 from artagent.session.launcher import resolve_providers
 from artagent.session.playout import LoopClock
-from artagent.testing import FakeSTT, FakeTTS
+from artagent.testing import FakeModel, FakeSTT, FakeTTS
 from test_app import serving
 
 MakeConfig = Callable[..., LoadedConfig]
@@ -157,3 +159,64 @@ def test_several_without_a_single_default_is_an_error_naming_the_key(defaults: t
     with pytest.raises(ConfigError) as caught:
         resolve_providers(SessionConfig(stt="", turn_detector=""), registry)
     assert str(caught.value.issues[0]) == "session.stt: several stt providers installed (a, b): name one"
+
+
+# -- the agents' model routers -----------------------------------------------------------------
+class SlowRouter(FakeModel):
+    """A model router whose warm-up (loading what its first turn would load) the test holds."""
+
+    def __init__(self, gate: asyncio.Event) -> None:
+        super().__init__(LoopClock(), [])
+        self.warmed = 0
+        self.gate = gate
+
+    async def warm_up(self) -> None:
+        await self.gate.wait()
+        self.warmed += 1
+
+
+class RouterPlugin:
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.built: list[SlowRouter] = []
+
+    def build(self, settings: Any) -> SlowRouter:
+        self.built.append(SlowRouter(self.gate))
+        return self.built[-1]
+
+    @hookimpl
+    def register_agents(self, config: Any) -> list[Path]:
+        return [KIT]
+
+    @hookimpl
+    def register_tools(self, config: Any, secrets: Any) -> list[Any]:
+        return [look_up, call_human]
+
+    @hookimpl
+    def register_providers(self) -> list[ProviderSpec]:
+        return [ProviderSpec("model", "slowrouter", self.build)]
+
+
+async def test_the_agents_model_router_is_warmed_up_before_the_worker_is_ready(
+    make_config: MakeConfig,
+) -> None:
+    """The router instance answering the agents is not [session]'s model instance: it is warmed
+    up too, so its first caller turn does no loading on the event loop every call shares."""
+    plugin = RouterPlugin()
+    host = PluginHost()
+    host.register("routers", plugin)
+    config = make_config('[agents]\nscenario = "acme"\nrouters = ["slowrouter"]\n')
+    runtime = Runtime(config, host=host, load_entry_points=False)
+    assert runtime.checks["providers"] == "not warmed up yet"
+    async with serving(create_app(runtime)) as http:
+        async with asyncio.timeout(10):
+            while (await readiness(http))[1]["checks"]["providers"] == "not warmed up yet":  # noqa: ASYNC110 (polling the HTTP endpoint)
+                await asyncio.sleep(0.01)
+        status, body = await readiness(http)
+        assert (status, body["checks"]["providers"]) == (503, "warming up model:slowrouter")
+        plugin.gate.set()
+        assert await runtime.warmed_up()
+        assert (await readiness(http))[0] == 200
+    routing = runtime.agents.routing.instance("slowrouter")
+    assert routing in plugin.built and len(plugin.built) == 2  # [session]'s model, the agents' router
+    assert [router.warmed for router in plugin.built] == [1, 1]

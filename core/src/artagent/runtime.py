@@ -191,7 +191,13 @@ class Runtime:
         if self.sessions.missing:
             log.warning("calls cannot start on this worker yet: %s", self.sessions.status)
         self._warm_up: asyncio.Task[None] | None = None
-        if self.sessions.warming_up():
+        session_warming = self.sessions.warming_up()
+        agents = [agent.definition for agent in self.agents.catalog.agents.values()]
+        # The agents' routers are instances of their own (the session's model may be another).
+        self._routers_to_warm = self.agents.routing.warming_up(agents)
+        routers = [f"model:{name}" for name in self._routers_to_warm]
+        self._warming = [*session_warming, *(name for name in routers if name not in session_warming)]
+        if self._warming:
             self.checks["providers"] = "not warmed up yet"
         self._stopping = False
 
@@ -269,17 +275,26 @@ class Runtime:
         )
 
     async def _warm_up_providers(self) -> None:
-        waiting = ", ".join(self.sessions.warming_up())
+        waiting = ", ".join(self._warming)
         self.checks["providers"] = f"warming up {waiting}"
         started = asyncio.get_running_loop().time()
         try:
             await self.sessions.warm_up()
+            await self._warm_up_routers()
         except WarmUpError as exc:
             self.checks["providers"] = f"warm-up failed: {exc}"
             log.error("provider warm-up failed, this worker stays not ready: %s", exc)
             return
         self.checks["providers"] = "ok"
         log.info("providers warmed up in %.1f s: %s", asyncio.get_running_loop().time() - started, waiting)
+
+    async def _warm_up_routers(self) -> None:
+        """The model routers the agents will use, each instance warmed up once."""
+        for name in self._routers_to_warm:
+            try:
+                await self.agents.routing.warm_up([name])
+            except Exception as exc:
+                raise WarmUpError(f"model:{name}: {type(exc).__name__}: {exc}") from exc
 
     async def warmed_up(self) -> bool:
         """Wait for the start-up warm-up (if any) to end; true unless it failed."""

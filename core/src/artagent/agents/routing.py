@@ -15,7 +15,7 @@ from typing import Any
 
 from artagent.agents.definitions import AgentDefinition
 from artagent.config import ConfigIssue
-from artagent.providers import ModelProvider, ProviderRegistry
+from artagent.providers import ModelProvider, ProviderRegistry, SupportsWarmUp
 
 __all__ = ["ModelRouting", "RoutingError"]
 
@@ -105,6 +105,31 @@ class ModelRouting:
             except RoutingError as exc:
                 found[agent.name] = f"unavailable: {exc}"
         return found
+
+
+    def warming_up(self, agents: Sequence[AgentDefinition]) -> list[str]:
+        """The routers that would answer these agents now and have a ``warm_up`` to await,
+        each named once. An agent no router can answer is left to fail at its call, as it
+        would without a warm-up."""
+        names: list[str] = []
+        for agent in agents:
+            try:
+                name, router = self.choose(agent)
+            except RoutingError:
+                continue
+            if name not in names and isinstance(router, SupportsWarmUp):
+                names.append(name)
+        return names
+
+    async def warm_up(self, names: Sequence[str]) -> None:
+        """Warm up these routers (from :meth:`warming_up`), so that a router's first call does
+        no loading on the event loop: the offline engine's date understanding compiles hundreds
+        of patterns the first time, a few hundred milliseconds in which every call on the worker
+        would stall."""
+        for name in names:
+            router = self.instance(name)
+            if isinstance(router, SupportsWarmUp):
+                await router.warm_up()
 
 
 def _unavailable(router: Any) -> str | None:

@@ -110,6 +110,14 @@ class DelayedRouter:
         check = getattr(self.inner, "unavailable", None)
         return check() if callable(check) else None
 
+    async def warm_up(self) -> None:
+        """The flows engine's own warm-up (dateparser's data and regular expressions), before
+        readiness as in production: without it the first call's first date blocks the worker's
+        event loop for a few hundred milliseconds, and every other call's audio with it."""
+        warm_up = getattr(self.inner, "warm_up", None)
+        if callable(warm_up):
+            await warm_up()
+
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelItem]:
         said = [m for m in request.messages if getattr(m, "role", "") != "system"]
         if said and getattr(said[-1], "role", "") == "user":
