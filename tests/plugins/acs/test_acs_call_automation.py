@@ -7,7 +7,6 @@ import asyncio
 import datetime as dt
 import ipaddress
 import ssl
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -26,8 +25,8 @@ from _acs_kit import (
     wait_until,
 )
 from _fake_acs import FakeAcs
-from aiohttp import web
 from artagent.config import LoadedConfig
+from fakes.managed_identity import managed_identity_endpoint
 
 
 async def test_event_grid_validation_then_an_incoming_call_is_answered_with_media_streaming(
@@ -180,31 +179,13 @@ def tls(tmp_path: Path) -> tuple[ssl.SSLContext, Path]:
 
 @pytest.fixture
 async def managed_identity(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[list[dict[str, str]]]:
-    """A managed identity endpoint as Container Apps provide it (IDENTITY_ENDPOINT and
-    IDENTITY_HEADER), issuing ``entra-token-7``; yields the requests it served."""
-    served: list[dict[str, str]] = []
+    """A managed identity endpoint issuing ``entra-token-7``; yields the requests it served."""
 
-    async def token(request: web.Request) -> web.Response:
-        if request.headers.get("X-IDENTITY-HEADER") != "identity-secret":
-            return web.json_response({"error": "bad header"}, status=401)
-        served.append(dict(request.query))
-        body = {"access_token": "entra-token-7", "expires_on": str(int(time.time()) + 3600),
-                "resource": request.query["resource"], "token_type": "Bearer"}  # fmt: skip
-        return web.json_response(body)
+    async def issue(resource: str) -> tuple[str, int]:
+        return "entra-token-7", 3600
 
-    app = web.Application()
-    app.router.add_get("/msi/token", token)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    for name in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("IDENTITY_ENDPOINT", f"http://127.0.0.1:{port}/msi/token")
-    monkeypatch.setenv("IDENTITY_HEADER", "identity-secret")
-    yield served
-    await runner.cleanup()
+    async with managed_identity_endpoint(monkeypatch, issue) as served:
+        yield served
 
 
 async def test_without_a_key_call_control_signs_in_with_entra_id(

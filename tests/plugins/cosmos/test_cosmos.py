@@ -16,7 +16,6 @@ import pytest
 from _bus import wait_until
 from _fake_cosmos import KEY, FakeCosmos
 from _history_kit import insurance_call, short_call
-from aiohttp import web
 from artagent.config import ConfigError, LoadedConfig
 from artagent.history import CallQuery, fold_events
 from artagent.plugins import PluginHost
@@ -24,6 +23,7 @@ from artagent.runtime import Runtime
 from artagent_cosmos.config import CosmosConfig
 from artagent_cosmos.store import CosmosHistoryStore, item_id
 from azure.cosmos.exceptions import CosmosHttpResponseError
+from fakes.managed_identity import managed_identity_endpoint
 
 MakeConfig = Callable[..., LoadedConfig]
 DAY = 86_400
@@ -146,32 +146,15 @@ def tls(tmp_path: Path) -> ssl.SSLContext:
 
 
 @pytest.fixture
-async def managed_identity(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[list[dict[str, Any]]]:
-    """A managed identity endpoint as App Service and Container Apps provide it (IDENTITY_ENDPOINT
-    and IDENTITY_HEADER), issuing the token ``entra-token-1``; yields the requests it served."""
-    served: list[dict[str, Any]] = []
+async def managed_identity(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[list[dict[str, str]]]:
+    """A managed identity endpoint issuing the token ``entra-token-1``; yields the requests it
+    served."""
 
-    async def token(request: web.Request) -> web.Response:
-        if request.headers.get("X-IDENTITY-HEADER") != "identity-secret":
-            return web.json_response({"error": "bad header"}, status=401)
-        served.append(dict(request.query))
-        body = {"access_token": "entra-token-1", "expires_on": str(int(time.time()) + 3600),
-                "resource": request.query["resource"], "token_type": "Bearer"}  # fmt: skip
-        return web.json_response(body)
+    async def issue(resource: str) -> tuple[str, int]:
+        return "entra-token-1", 3600
 
-    app = web.Application()
-    app.router.add_get("/msi/token", token)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    for name in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("IDENTITY_ENDPOINT", f"http://127.0.0.1:{port}/msi/token")
-    monkeypatch.setenv("IDENTITY_HEADER", "identity-secret")
-    yield served
-    await runner.cleanup()
+    async with managed_identity_endpoint(monkeypatch, issue) as served:
+        yield served
 
 
 async def test_without_a_key_the_store_signs_in_with_entra_id(
