@@ -91,7 +91,8 @@ class EntraRedisCredentials(StreamingCredentialProvider):
         self._pools: list[ConnectionPool] = []
         self._listeners: list[Callable[[Any], Awaitable[None] | None]] = []
         self.renewals = 0
-        """New tokens taken after the first (for tests and logs)."""
+        """Renewals done: a new token taken after the first and the open connections re-authenticated
+        with it (for tests and logs)."""
 
     # -- redis-py's CredentialProvider ----------------------------------------------------------
     def get_credentials(self) -> tuple[str, str]:
@@ -162,8 +163,8 @@ class EntraRedisCredentials(StreamingCredentialProvider):
                 wait = max(self.min_wait_s, current.ttl() / 1000 * (1 - self.renew_at))
                 continue
             self._token = fresh
-            self.renewals += 1
             await self._reauthenticate(fresh)
+            self.renewals += 1
             wait = self._wait_s(fresh)
 
     async def _reauthenticate(self, token: SimpleToken) -> None:
