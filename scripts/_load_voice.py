@@ -6,9 +6,9 @@ no download), resampled to 16 kHz, cut in 20 ms frames, and every frame carries 
 marker (:mod:`artagent_loadbench.script`), so the scripted recogniser knows what was said. For
 each utterance the script file records where speech starts by its energy (the onset a barge-in
 is timed from) and where each VAD says it ends, run offline through the engine's own
-:class:`~artagent.session.turns.SpeechSegmenter` (the speech end the reply latency is timed
-from). Everything is cached under ``.artagent/loadbench/`` by the text and voice, so the
-synthesis runs once per machine.
+:class:`~artagent.session.turns.SpeechSegmenter` over the whole call's lines in order, as the
+live VAD hears them (the speech end the reply latency is timed from). Everything is cached
+under ``.artagent/loadbench/`` by the text and voice, so the synthesis runs once per machine.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ class Utterance:
 
 
 def _key() -> str:
-    return hashlib.sha256(json.dumps([LINES, "piper-default", NOISE_DBFS, 4]).encode()).hexdigest()[:12]
+    return hashlib.sha256(json.dumps([LINES, "piper-default", NOISE_DBFS, 5]).encode()).hexdigest()[:12]
 
 
 def folder() -> Path:
@@ -141,27 +141,38 @@ def onset_ms(pcm: bytes) -> float:
     return 0.0
 
 
-async def _segmented_ms(vad: Any, pcm: bytes) -> tuple[float, float]:
-    """Where the segmenter, fed ``vad``, decides the utterance's speech started (the end of the
-    frame that decided it) and where it places its end (0.5 s of the line's noise before it, as
-    a caller's line has, and 1 s after)."""
+async def _segmented_ms(vad: Any, lines: list[bytes], silence: bytes) -> list[tuple[float, float]]:
+    """Per line: where the segmenter, fed ``vad``, decides its speech started (the end of the
+    frame that decided it) and where it places its end, both from the line's first frame.
+
+    The lines go through one VAD stream in order, 3 s of the line's noise before each and 1 s
+    after the last, as a call sends them: a VAD adapts to what it heard before (webrtc ends
+    one of these lines 100 ms later after the call's earlier lines than alone), and the
+    reference must be what the live VAD decides."""
     from artagent.session.turns import SpeechSegmenter
 
-    lead = line_noise(bytes(FRAME_BYTES * 25), 1)
-    audio = lead + pcm + line_noise(bytes(FRAME_BYTES * 50), 2)
+    gap = silence * 3
+    audio, begins = b"", []
+    for pcm in lines:
+        begins.append((len(audio) + len(gap)) / FRAME_BYTES * 20.0)
+        audio += gap + pcm
+    audio += silence
     stream, segmenter = vad.open(sample_rate=RATE), SpeechSegmenter()
-    start: float | None = None
-    end: float | None = None
+    segments: list[list[float]] = []
     for i in range(0, len(audio), FRAME_BYTES):
         change = segmenter.update(await stream.speech_probability(audio[i : i + FRAME_BYTES]))
-        if change == "speech_started" and start is None:
-            start = segmenter.position_ms
-        elif change == "speech_stopped":
-            end = segmenter.speech_stop_ms
-    if start is None or end is None:
-        raise RuntimeError("the VAD heard no speech in a caller line")
-    offset = len(lead) / FRAME_BYTES * 20.0
-    return start - offset, end - offset
+        if change == "speech_started":
+            segments.append([segmenter.position_ms, math.nan])
+        elif change == "speech_stopped" and segments:
+            segments[-1][1] = segmenter.speech_stop_ms
+    bounds = []
+    for k, begin in enumerate(begins):
+        until = begins[k + 1] if k + 1 < len(begins) else math.inf
+        mine = [seg for seg in segments if begin <= seg[0] < until]
+        if not mine or math.isnan(mine[-1][1]):
+            raise RuntimeError(f"{type(vad).__name__} heard no whole utterance in caller line {k}")
+        bounds.append((mine[0][0] - begin, mine[-1][1] - begin))
+    return bounds
 
 
 async def _make(where: Path) -> None:
@@ -175,20 +186,24 @@ async def _make(where: Path) -> None:
     for provider in (tts, *vads.values()):
         if hasattr(provider, "warm_up"):
             await provider.warm_up()
-    items = []
+    onsets, lines = [], []
     for index, text in enumerate(LINES):
         pcm = await synthesize(tts, text, RATE)
-        onset = onset_ms(pcm)
-        pcm = line_noise(pcm + bytes(-len(pcm) % FRAME_BYTES), 100 + index)
-        bounds = {name: await _segmented_ms(vad, pcm) for name, vad in vads.items()}
-        (where / f"{index:02d}.pcm").write_bytes(mark(pcm, index))
-        starts = {name: b[0] for name, b in bounds.items()}
-        ends = {name: b[1] for name, b in bounds.items()}
+        onsets.append(onset_ms(pcm))
+        lines.append(mark(line_noise(pcm + bytes(-len(pcm) % FRAME_BYTES), 100 + index), index))
+    silence = line_noise(bytes(FRAME_BYTES * 50), 3)
+    bounds = {name: await _segmented_ms(vad, lines, silence) for name, vad in vads.items()}
+    items = []
+    for index, (text, pcm) in enumerate(zip(LINES, lines, strict=True)):
+        (where / f"{index:02d}.pcm").write_bytes(pcm)
+        starts = {name: b[index][0] for name, b in bounds.items()}
+        ends = {name: b[index][1] for name, b in bounds.items()}
         frames = len(pcm) // FRAME_BYTES
-        items.append({"text": text, "frames": frames, "onset_ms": onset, "start_ms": starts, "end_ms": ends})
+        items.append({"text": text, "frames": frames, "onset_ms": onsets[index], "start_ms": starts,
+                      "end_ms": ends})  # fmt: skip
     data = {"utterances": items, "replies": list(REPLIES), "barge_steps": list(BARGE_STEPS),
             "barge_after_s": BARGE_AFTER_S}  # fmt: skip
-    (where / "silence.pcm").write_bytes(line_noise(bytes(FRAME_BYTES * 50), 3))
+    (where / "silence.pcm").write_bytes(silence)
     (where / "script.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
 
 
