@@ -20,12 +20,13 @@ floor, a 20 ms `AudioData` frame at real time, silence included, pausing 0.1 to 
 each agent answer; 30% of the calls talk over four of the agent's answers (the greeting, the
 intake's first question, the read-back, the claim number), 2 s in. Each caller slot places
 calls one after another, so `N` calls run at once; after a ramp, a window is measured. For
-each `N` of the sweep (25, 50, 100, 200, 400, 800; past 200, stopping at the first that breaks)
-and each worker count: server CPU (the server processes' CPU time over wall time, Redis included) and
-so calls per server core; the generator's CPU; inbound frame lag (each call's frames by their
+each `N` of the sweep (25, 50, 100, 200, 400, 800; on one worker always up to 200, the goals'
+load, then stopping at the first that breaks; on two, at the first break) and each worker count:
+server CPU (the server processes' CPU time over wall time, Redis included) and so calls per
+server core; the generator's CPU; inbound frame lag (each call's frames by their
 ACS timestamp, less the call's promptest, at the server: `artagent_acs_inbound_lag_seconds`);
 caller speech end to first agent audio received (speech end: where the VAD, run offline over
-the line through the engine's segmenter, places it); engine overhead (that less 1,090 ms:
+the call's lines in order through the engine's segmenter, places it); engine overhead (that less 1,090 ms:
 hangover, STT, model and TTS latencies); barge-in (speech onset in the audio to `StopAudio`
 received); agent frames that arrived after the caller's playout buffer ran dry; resident
 memory per call; bus lag (`artagent_bus_consumer_lag_seconds`). A load holds when inbound lag p99 <= 20
@@ -35,9 +36,12 @@ model's, the same for any engine) and every call went through. The Pipecat
 bot (scripts/_pipecat_bot.py, `pipecat-ai` in `.venv-pipecat`, created on first run) has the
 same fake services and latencies, Pipecat's Silero VAD and interruptions, and a serializer
 speaking the same ACS JSON; all its calls run in one process per worker, as Pipecat's FastAPI
-WebSocket telephony example serves them (cheaper per call than a process per call).
+WebSocket telephony example serves them (cheaper per call than a process per call); its own
+sweep is 5, 10, 20, 40 (`--pipecat-calls`: one process runs out of a core near 25 calls),
+stopping at the first break.
 
-Run alone: .venv/bin/python scripts/bench.py load [--calls 25,50] [--workers 1] [--systems fake,pipecat]
+Run alone: .venv/bin/python scripts/bench.py load [--calls 25,50] [--pipecat-calls 5,10] [--workers 1]
+[--systems fake,pipecat]
 """
 
 from __future__ import annotations
@@ -110,7 +114,8 @@ FIGURES = {
 }
 
 ALWAYS_UP_TO = 200
-"""A sweep goes on to this N even past a break: the overhead and barge-in goals are at 200 calls."""
+"""ARTAgent's one-worker sweeps go on to this N even past a break: the overhead and barge-in
+goals are at 200 calls on one worker. The other sweeps stop at their first break."""
 COUNTED_EVENTS = ("call_started", "agent_handoff", "claim_recorded", "playback_interrupted", "call_ended")
 """The bus events counted after each step: how far the calls went through the scenario."""
 
@@ -124,6 +129,11 @@ SYSTEMS = {
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--calls", default="25,50,100,200,400,800", help="the sweep's N (comma-separated)")
+    parser.add_argument(
+        "--pipecat-calls",
+        default="5,10,20,40",
+        help="the Pipecat bot's N (comma-separated; it runs out of a core near 25 calls per process)",
+    )
     parser.add_argument("--workers", default="1,2", help="worker processes per server (comma-separated)")
     parser.add_argument("--systems", default="fake,fake_silero,pipecat,local",
                         help="what to run: fake, fake_silero, pipecat, local")  # fmt: skip
@@ -349,11 +359,13 @@ SWEEP: list[dict[str, Any]] = []
 
 def _sweep(args: argparse.Namespace, system: str, script_path: Path) -> list[dict]:
     rows = []
+    sweep = args.pipecat_calls if system == "pipecat" else args.calls
     for workers in [int(w) for w in args.workers.split(",")]:
-        for calls in [int(n) for n in args.calls.split(",")]:
+        up_to = ALWAYS_UP_TO if system != "pipecat" and workers == 1 else 0
+        for calls in [int(n) for n in sweep.split(",")]:
             row = run_step(args, system, workers, calls, script_path)
             rows.append(row)
-            if not row["holds"] and not args.keep_going and calls >= ALWAYS_UP_TO:
+            if not row["holds"] and not args.keep_going and calls >= up_to:
                 break
     return rows
 

@@ -188,8 +188,8 @@ PIPECAT = os.environ.get("ARTAGENT_TEST_PIPECAT") == "1" or (PIPECAT_VENV / ".in
     "ARTAGENT_TEST_PIPECAT=1 creates it (scripts/bench.py load does on its first run)",
 )
 def test_a_tiny_run_of_the_pipecat_bot_answers_the_same_callers() -> None:
-    argv = ["--calls", "2", "--workers", "1", "--systems", "pipecat", "--ramp-s", "0", "--settle-s", "0",
-            "--window-s", "20", "--barge-share", "1", "--png", ""]  # fmt: skip
+    argv = ["--pipecat-calls", "2", "--workers", "1", "--systems", "pipecat", "--ramp-s", "0",
+            "--settle-s", "0", "--window-s", "20", "--barge-share", "1", "--png", ""]  # fmt: skip
     bench_load.run(bench.options(bench_load, "load", argv))
 
     [row] = bench_load.SWEEP
