@@ -229,6 +229,23 @@ def test_end_says_goodbye_and_hangs_up(virtual_clock: VirtualClock) -> None:
     assert isinstance(ended, CallEnded) and ended.reason == "worker_shutdown"
 
 
+def test_end_without_farewell_hangs_up_at_once(virtual_clock: VirtualClock) -> None:
+    call = make_call(virtual_clock, [], [])
+
+    async def scenario() -> None:
+        task = await call.start(SessionSettings(greeting="", farewell="Goodbye."))
+        await call.channel.silence(0.5)
+        assert call.session is not None
+        await call.session.end("media_failed", farewell=False)
+        await task
+
+    virtual_clock.run(scenario())
+    assert call.channel.hangup_reason == "media_failed"
+    assert call.tts.syntheses == [] and call.channel.audio_sent_s == 0
+    ended = call.events[-1]
+    assert isinstance(ended, CallEnded) and ended.reason == "media_failed"
+
+
 def test_heard_text_keeps_played_clauses_and_a_proportional_cut() -> None:
     reply = Reply(
         clauses=[

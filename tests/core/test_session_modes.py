@@ -70,7 +70,7 @@ class ListeningSession:
             self.frames += 1
         self.call.emitter.emit(CallEnded, reason="caller_hangup")
 
-    async def end(self, reason: str) -> None:
+    async def end(self, reason: str, *, farewell: bool = True) -> None:
         await self.call.channel.hangup(reason)
 
     async def submit_text(self, text: str, *, source: str = "text") -> None:

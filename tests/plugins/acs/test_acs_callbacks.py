@@ -151,6 +151,10 @@ async def test_media_streaming_play_and_recognize_results_reach_the_call(
         ]
         assert [e["digits"] for e in events if e["type"] == "dtmf_received"] == ["12"]
         assert events[-1]["type"] == "call_ended" and events[-1]["reason"] == "media_failed"
+        farewell = runtime.config.session.farewell
+        assert farewell, "the test means something only with a farewell configured"
+        spoken = [e["text"] for e in events if e["type"] == "agent_response_generated"]
+        assert farewell not in spoken, "no farewell into a media stream that failed"
 
 
 async def until_event(runtime: Any, call_id: str, kind: str, timeout: float = 10.0) -> bool:

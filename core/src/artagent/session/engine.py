@@ -313,13 +313,14 @@ class Session:
             )
             self._state_changed()
 
-    async def end(self, reason: str) -> None:
-        """End the call politely: stop any reply, say the farewell, hang up with ``reason``."""
+    async def end(self, reason: str, *, farewell: bool = True) -> None:
+        """End the call politely: stop any reply, say the farewell (unless ``farewell`` is
+        False: nobody would hear it), hang up with ``reason``."""
         if self._ending:
             return
         self._ending, self._end_reason = True, reason
         await self._cancel_reply(wait=True)
-        if self.settings.farewell:
+        if farewell and self.settings.farewell:
             await self._say(self.settings.farewell, "farewell")
         await self._channel.hangup(reason)
 

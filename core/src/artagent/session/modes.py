@@ -54,8 +54,9 @@ class CallSession(Protocol):
         first and ``call_ended`` last, whatever happens in between."""
         ...
 
-    async def end(self, reason: str) -> None:
-        """End the call politely (the farewell, then hang up) with ``reason``."""
+    async def end(self, reason: str, *, farewell: bool = True) -> None:
+        """End the call politely (the farewell, then hang up) with ``reason``; without the
+        farewell when the caller can no longer hear it (their media stream failed)."""
         ...
 
     async def submit_text(self, text: str, *, source: str = "text") -> None:

@@ -10,7 +10,7 @@ to another worker is forwarded there first (:mod:`artagent_acs.routing`).
 | ``CallDisconnected`` | the caller's media ends: the session finishes (``caller_hangup``) |
 | ``CallTransferAccepted`` / ``Failed`` | the pending transfer succeeds (our leg ends) or is apologised for |
 | ``MediaStreamingStarted`` / ``Stopped`` | ``acs_media_streaming_changed`` |
-| ``MediaStreamingFailed`` | that, ``error_occurred`` (stage ``media``); the call ends (``media_failed``) |
+| ``MediaStreamingFailed`` | that, ``error_occurred`` (stage ``media``); the call ends, no farewell |
 | ``PlayCompleted`` / ``PlayFailed`` | ``acs_play_completed`` / ``error_occurred`` (stage ``play``) |
 | ``RecognizeCompleted`` (DTMF) | the keys reach the agent (``dtmf_received``) |
 | ``RecognizeFailed`` | ``error_occurred`` (stage ``recognize``) |
@@ -106,7 +106,7 @@ def _streaming(status: str) -> Handler:
         )
         if status == "failed":
             _error(call, event, "media", recoverable=False)
-            service.end_hosted(call, "media_failed")
+            service.end_hosted(call, "media_failed", farewell=False)  # the caller cannot hear it
 
     return handle
 

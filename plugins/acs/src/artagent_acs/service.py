@@ -221,11 +221,12 @@ class AcsService:
         if call.session is not None:
             await call.session.submit_text(digits, source="dtmf")
 
-    def end_hosted(self, call: AcsCall, reason: str) -> None:
-        """End a call this worker hosts: politely through its session (the farewell, then ACS
-        hangs up), or at once on ACS when its session is not running yet."""
+    def end_hosted(self, call: AcsCall, reason: str, *, farewell: bool = True) -> None:
+        """End a call this worker hosts: politely through its session (the farewell unless
+        ``farewell`` is False, then ACS hangs up), or at once on ACS when its session is not
+        running yet."""
         if call.session is not None:
-            self.background(call.session.end(reason), name=f"end-{call.call_id}")
+            self.background(call.session.end(reason, farewell=farewell), name=f"end-{call.call_id}")
         else:
             self.background(self.hang_up(call, reason), name=f"hangup-{call.call_id}")
             if call.channel is not None:

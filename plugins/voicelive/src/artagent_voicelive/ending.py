@@ -124,16 +124,16 @@ class Ending:
         elif call.settings.transfer_failed:
             await call.request(say_exactly(call.settings.transfer_failed))
 
-    async def politely(self, reason: str) -> None:
+    async def politely(self, reason: str, *, farewell: bool = True) -> None:
         """Stop the agent, say the farewell (the model's voice, or ``[session] tts`` when the
-        service is gone), hang up with ``reason``."""
+        service is gone; not when ``farewell`` is False), hang up with ``reason``."""
         if self.ending:
             return
         self.ending, self.reason = True, reason
         await self._speaking.interrupt(barge_in=False)
-        farewell = self._call.settings.farewell
-        if farewell and not await self._through_model(farewell):
-            await self.say_locally(farewell)
+        text = self._call.settings.farewell if farewell else ""
+        if text and not await self._through_model(text):
+            await self.say_locally(text)
         await self._call.channel.hangup(reason)
 
     async def _through_model(self, text: str) -> bool:

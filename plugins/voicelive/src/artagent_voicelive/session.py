@@ -176,9 +176,9 @@ class RealtimeSession:
             )
             self.state_changed()
 
-    async def end(self, reason: str) -> None:
-        """Stop the agent, say the farewell, hang up with ``reason``."""
-        await self._ending.politely(reason)
+    async def end(self, reason: str, *, farewell: bool = True) -> None:
+        """Stop the agent, say the farewell (unless ``farewell`` is False), hang up with ``reason``."""
+        await self._ending.politely(reason, farewell=farewell)
 
     async def submit_text(self, text: str, *, source: str = "text") -> None:
         """A typed (or keyed-in) caller turn: to the model as a text message, then a response."""
