@@ -211,39 +211,29 @@ def test_a_provider_error_mid_turn_is_reported_apologised_for_and_the_call_goes_
     assert call.events[-1].type_tag() == "call_ended"
 
 
-def test_end_says_goodbye_and_hangs_up(virtual_clock: VirtualClock) -> None:
+@pytest.mark.parametrize(
+    ("farewell", "reason", "said"),
+    [(True, "worker_shutdown", ["Goodbye."]), (False, "media_failed", [])],
+    ids=["says-goodbye", "nobody-to-hear-it"],
+)
+def test_end_says_goodbye_unless_told_not_and_hangs_up(
+    virtual_clock: VirtualClock, farewell: bool, reason: str, said: list[str]
+) -> None:
     call = make_call(virtual_clock, [], [])
 
     async def scenario() -> None:
         task = await call.start(SessionSettings(greeting="", farewell="Goodbye."))
         await call.channel.silence(0.5)
         assert call.session is not None
-        await call.session.end("worker_shutdown")
+        await call.session.end(reason, farewell=farewell)
         await task
 
     virtual_clock.run(scenario())
-    assert call.channel.hangup_reason == "worker_shutdown"
-    assert [s.text for s in call.tts.syntheses] == ["Goodbye."]
-    assert call.channel.audio_sent_s == pytest.approx(len("Goodbye.") * 0.06)
+    assert call.channel.hangup_reason == reason
+    assert [s.text for s in call.tts.syntheses] == said
+    assert call.channel.audio_sent_s == pytest.approx(sum(len(text) for text in said) * 0.06)
     ended = call.events[-1]
-    assert isinstance(ended, CallEnded) and ended.reason == "worker_shutdown"
-
-
-def test_end_without_farewell_hangs_up_at_once(virtual_clock: VirtualClock) -> None:
-    call = make_call(virtual_clock, [], [])
-
-    async def scenario() -> None:
-        task = await call.start(SessionSettings(greeting="", farewell="Goodbye."))
-        await call.channel.silence(0.5)
-        assert call.session is not None
-        await call.session.end("media_failed", farewell=False)
-        await task
-
-    virtual_clock.run(scenario())
-    assert call.channel.hangup_reason == "media_failed"
-    assert call.tts.syntheses == [] and call.channel.audio_sent_s == 0
-    ended = call.events[-1]
-    assert isinstance(ended, CallEnded) and ended.reason == "media_failed"
+    assert isinstance(ended, CallEnded) and ended.reason == reason
 
 
 def test_heard_text_keeps_played_clauses_and_a_proportional_cut() -> None:
