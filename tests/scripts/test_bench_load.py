@@ -187,6 +187,7 @@ PIPECAT = os.environ.get("ARTAGENT_TEST_PIPECAT") == "1" or (PIPECAT_VENV / ".in
     reason="the Pipecat bot's virtualenv (.venv-pipecat, about 500 MB from PyPI) is not here; "
     "ARTAGENT_TEST_PIPECAT=1 creates it (scripts/bench.py load does on its first run)",
 )
+@pytest.mark.timeout(900)  # on a fresh machine it first installs pipecat-ai from PyPI
 def test_a_tiny_run_of_the_pipecat_bot_answers_the_same_callers() -> None:
     argv = ["--pipecat-calls", "2", "--workers", "1", "--systems", "pipecat", "--ramp-s", "0",
             "--settle-s", "0", "--window-s", "20", "--barge-share", "1", "--png", ""]  # fmt: skip
