@@ -6,35 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
-from _acs_kit import INCOMING, acs_line, call_events, speech, wait_until
+from _acs_kit import INCOMING, Collected, acs_line, call_events, collected, speech, wait_until
 from _fake_acs import FakeAcs, FakeCall
 from artagent.config import LoadedConfig
 
 ACS_USER = "8:acs:00000000-1111-2222-3333-444444444444_00000000-aaaa-bbbb-cccc-dddddddddddd"
 
 
-class Collected(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
 @pytest.fixture
 def routes_log() -> Iterator[Collected]:
-    """Warnings of the ACS routes (the app's logging configuration replaces pytest's handler)."""
-    handler, logger = Collected(), logging.getLogger("artagent_acs.routes")
-    logger.addHandler(handler)
-    yield handler
-    logger.removeHandler(handler)
+    with collected("artagent_acs.routes") as handler:
+        yield handler
 
 
 async def answered_call(base: str, acs: FakeAcs, delivery: Any = None) -> tuple[str, FakeCall]:

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 import websockets
-from _acs_kit import LONG_ANSWER, DeskLine, build_runtime, serving, speech
+from _acs_kit import LONG_ANSWER, Collected, DeskLine, build_runtime, collected, serving, speech
 from artagent.config import LoadedConfig
 from artagent_acs.simulator.client import MediaClient
 
@@ -263,23 +262,10 @@ async def test_dtmf_and_garbage_without_audio_do_not_keep_a_dead_stream_alive(
         assert events[-1]["type"] == "call_ended"
 
 
-class Collected(logging.Handler):
-    """The records of one logger (the app's logging configuration replaces pytest's handler)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 @pytest.fixture
 def channel_log() -> Iterator[Collected]:
-    handler, logger = Collected(), logging.getLogger("artagent_acs.channel")
-    logger.addHandler(handler)
-    yield handler
-    logger.removeHandler(handler)
+    with collected("artagent_acs.channel") as handler:
+        yield handler
 
 
 async def test_unreadable_media_messages_are_logged_once_then_summed_up(
@@ -295,9 +281,9 @@ async def test_unreadable_media_messages_are_logged_once_then_summed_up(
             await phone.ws.send(b"\x00\x01")
             await phone.say(speech(0.5))  # the call goes on as if nothing happened
             assert await phone.wait_for(lambda p: _said(p)[-1:] == ["You said still here."])
-            mine = [r.getMessage() for r in channel_log.records if call["call_id"] in r.getMessage()]
+            mine = [m for m in channel_log.messages if call["call_id"] in m]
             assert len(mine) == 1 and "skipped a media message it cannot read (malformed)" in mine[0]
             await phone.hang_up()
             assert await phone.closed_within(5)
-    mine = [r.getMessage() for r in channel_log.records if call["call_id"] in r.getMessage()]
+    mine = [m for m in channel_log.messages if call["call_id"] in m]
     assert len(mine) == 2 and "skipped 3 more media message(s)" in mine[1] and "(4 in all" in mine[1]
