@@ -80,6 +80,7 @@ def _events(call_id: str) -> list[dict[str, object]]:
 
 def test_readiness_plugins_and_asyncapi(server: Server) -> None:
     assert httpx.get(f"{server.url}/health").json() == {"status": "ok"}
+    assert httpx.get(f"{server.url}/readiness").json()["loop"] == "uvloop"  # [server] loop = "auto"
     plugins = httpx.get(f"{server.url}/api/v1/plugins").json()
     assert "analytics" in [p["name"] for p in plugins["plugins"]]
     doc = httpx.get(f"{server.url}/asyncapi").json()
@@ -158,7 +159,9 @@ def test_sigterm_stops_cleanly_and_stops_embedded_redis(server: Server) -> None:
 def test_the_server_logs_json_lines_with_query_strings_masked(data_dir: Path) -> None:
     config = _write_config(data_dir)
     config.write_text(
-        config.read_text().replace('log_level = "WARNING"', 'log_level = "INFO"\nlog_format = "json"')
+        config.read_text()
+        .replace('log_level = "WARNING"', 'log_level = "INFO"\nlog_format = "json"')
+        .replace("port = 0\n", 'port = 0\nloop = "asyncio"\n')
     )
     proc = subprocess.Popen(
         [ARTAGENT, "serve", "--config", str(config)],
@@ -170,6 +173,7 @@ def test_the_server_logs_json_lines_with_query_strings_masked(data_dir: Path) ->
         assert match, "the server never printed its URL"
         url = match.group(1)
         httpx.get(f"{url}/health")
+        assert httpx.get(f"{url}/readiness").json()["loop"] == "asyncio"
         httpx.get(f"{url}/api/v1/calls?token=s3cr3t-t0ken&call=c1")
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -6,6 +6,7 @@ guards of :mod:`artagent.access` (open until ``[server] api_token_env`` is set).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -43,8 +44,14 @@ def readiness(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     if runtime.draining:
         checks["draining"] = "shutting down: no new calls"
     waiting = [name for name, state in checks.items() if state != "ok"]
-    body = {"ready": not waiting, "checks": checks, "not_ready": waiting, "worker": runtime.worker}
+    body = {"ready": not waiting, "checks": checks, "not_ready": waiting, "worker": runtime.worker,
+            "loop": _loop_name()}  # fmt: skip
     return Response(body, status_code=200 if not waiting else 503)
+
+
+def _loop_name() -> str:
+    """``uvloop`` or ``asyncio``: the event loop the worker runs on (``[server] loop``)."""
+    return "uvloop" if type(asyncio.get_running_loop()).__module__.startswith("uvloop") else "asyncio"
 
 
 @get("/api/v1/plugins", sync_to_thread=False, tags=["plugins"], guards=[operator_guard])

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections.abc import Callable, Coroutine
 from types import FrameType
+from typing import Any
 
 import uvicorn
 
 from artagent.app import create_app
-from artagent.config import LoadedConfig
+from artagent.config import ConfigError, ConfigIssue, LoadedConfig
 from artagent.gc_policy import settle_after_startup, use_worker_thresholds
 from artagent.runtime import Runtime
 
@@ -92,6 +94,7 @@ WS_MAX_BYTES = 1 << 20
 def serve(loaded: LoadedConfig, host: str | None = None, port: int | None = None) -> int:
     """Build the runtime and app, and serve until SIGINT/SIGTERM; returns the exit status."""
     cfg = loaded.config
+    run = _runner(cfg.server.loop, loaded.source)
     runtime = Runtime(loaded)
     app = create_app(runtime)
     use_worker_thresholds()  # short collector pauses: every call shares the event loop
@@ -109,5 +112,19 @@ def serve(loaded: LoadedConfig, host: str | None = None, port: int | None = None
         ws_max_size=WS_MAX_BYTES,
     )
     server = _Server(config, runtime)
-    asyncio.run(_serve(server))
+    run(_serve(server))
     return 0 if server.started else 1
+
+
+def _runner(loop: str, source: str = "") -> Callable[[Coroutine[Any, Any, None]], None]:
+    """What runs the server's coroutine on the configured event loop (``[server] loop``)."""
+    if loop == "asyncio":
+        return asyncio.run
+    try:
+        import uvloop
+    except ImportError:
+        if loop == "auto":
+            return asyncio.run
+        issue = ConfigIssue("server.loop", "'uvloop' is not installed (pip install uvloop; not on Windows)")
+        raise ConfigError([issue], source) from None
+    return uvloop.run

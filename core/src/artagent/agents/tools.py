@@ -24,6 +24,7 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol, TypeVar, get_type_hints
 
 import msgspec
@@ -117,6 +118,13 @@ class Tool:
     """The Struct the arguments decode into; ``None``: the tool takes none."""
 
     def spec(self) -> ToolSpec:
+        """What the model is told of the tool. Built once: a model round asks for every tool's
+        spec, and the JSON Schema takes far longer to make than the round's other work. Its
+        ``parameters`` are shared by every round, so nothing may change them."""
+        return self._spec
+
+    @cached_property
+    def _spec(self) -> ToolSpec:
         return ToolSpec(name=self.name, description=self.description, parameters=self.parameters())
 
     def parameters(self) -> dict[str, Any]:
