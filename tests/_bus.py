@@ -63,11 +63,12 @@ def consumers(
     *,
     consumer: str = "worker-test",
     claim_idle_ms: int = 30_000,
+    linger_ms: int = 0,
     registry: CollectorRegistry | None = None,
 ) -> BusConsumers:
     bus = BusConsumers(
         url=server.url, password=None, stream=STREAM, consumer=consumer, catalogue=catalogue,
-        redis=redis, claim_idle_ms=claim_idle_ms, registry=registry or CollectorRegistry(),
+        redis=redis, claim_idle_ms=claim_idle_ms, linger_ms=linger_ms, registry=registry or CollectorRegistry(),
     )  # fmt: skip
     for sub in subs:
         bus.add(sub)

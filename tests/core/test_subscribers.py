@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -84,6 +85,23 @@ async def test_a_batch_handler_receives_decoded_event_structs(
     assert isinstance(response, AgentResponseGenerated)
     assert response.latency == TurnLatency(total_ms=640.0)
     assert all(isinstance(batch, list) for batch in handler.batches)
+
+
+async def test_after_a_short_batch_a_subscriber_lingers_so_the_next_events_come_as_one_batch(
+    embedded_redis: EmbeddedRedis, redis: Redis, outbox: Outbox
+) -> None:
+    handler = Collector()
+    sub = Subscription(group="lingering", handler=handler)
+    bus = consumers(embedded_redis, redis, CATALOGUE, [sub], linger_ms=1000)
+    async with running(bus):
+        call = outbox.for_call("call-linger")
+        await publish(outbox, call.emit(CallStarted, channel="browser"))
+        await wait_until(lambda: handler.batches, what="the first batch")
+        for i in range(5):  # one at a time, as a call's events come
+            await publish(outbox, call.emit(TranscriptionReceived, text=f"part {i}"))
+            await asyncio.sleep(0.02)
+        await wait_until(lambda: len(handler.events) == 6, what="the five later events")
+    assert [len(batch) for batch in handler.batches] == [1, 5]
 
 
 async def test_a_failing_handler_leaves_entries_pending_until_autoclaim_redelivers_them(

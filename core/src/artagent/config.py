@@ -43,6 +43,7 @@ Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
 Positive = Annotated[int, msgspec.Meta(gt=0)]
 PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
 NonNegativeFloat = Annotated[float, msgspec.Meta(ge=0)]
+NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
 Probability = Annotated[float, msgspec.Meta(ge=0, le=1)]
 
 
@@ -113,6 +114,10 @@ class BusConfig(_Section):
     """Entries pending this long (a crashed consumer's) are reclaimed with XAUTOCLAIM."""
     dedup_window_s: Positive = 3_600
     """How long a consumer group remembers event ids to drop redelivered duplicates."""
+    consume_linger_ms: NonNegativeInt = 100
+    """After a batch smaller than ``consume_batch``, how long a subscriber waits before it
+    reads again, so that a busy worker reads fewer, larger batches; it adds up to this much to
+    the bus lag (0: read again at once)."""
     outbox: OutboxConfig = msgspec.field(default_factory=OutboxConfig)
 
 

@@ -143,6 +143,7 @@ class Runtime:
             batch=cfg.bus.consume_batch,
             claim_idle_ms=cfg.bus.claim_idle_ms,
             dedup_window_s=cfg.bus.dedup_window_s,
+            linger_ms=cfg.bus.consume_linger_ms,
             registry=self.registry,
             tracing=self.tracing,
         )

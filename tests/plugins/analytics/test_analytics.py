@@ -176,6 +176,13 @@ async def test_redelivered_and_replayed_events_are_not_counted_twice(served: Ser
     # ... and every entry of the stream delivered to the group a second time.
     stream, group = runtime.config.bus.stream, runtime.plugin_configs["analytics"].group
     assert await runtime.outbox.flush()
+    counted_twice = sum(1 for e in events if not isinstance(e, (TranscriptionReceived, ToolCompleted)))
+
+    async def dropped() -> float:
+        metrics = (await served.http.get("/metrics")).text
+        return metric_samples(metrics, "artagent_bus_duplicates_dropped_total").get("analytics", 0.0)
+
+    await wait_until(lambda: _equals(dropped(), counted_twice), what="the wire replay read and dropped")
     await runtime.redis.xgroup_setid(stream, group, "0")
     runtime.outbox.publish(CallStarted(call_id="call-marker", seq=1))
     await wait_until(lambda: summary_is(store, calls_started=2), what="the marker call after the replays")
@@ -185,10 +192,12 @@ async def test_redelivered_and_replayed_events_are_not_counted_twice(served: Ser
     assert after == Summary(**{**_fields(before_summary), "calls_started": 2})  # none carried: 0 active
     metrics = (await served.http.get("/metrics")).text
     assert metric_samples(metrics, "artagent_analytics_events_total")["turns"] == 4
-    counted_twice = sum(1 for e in events if not isinstance(e, (TranscriptionReceived, ToolCompleted)))
-    dropped = metric_samples(metrics, "artagent_bus_duplicates_dropped_total")["analytics"]
     # The wire replay drops each once; the rewind redelivers both copies, and drops both.
-    assert dropped == 3 * counted_twice
+    assert await dropped() == 3 * counted_twice
+
+
+async def _equals(value: Any, expected: Any) -> bool:
+    return bool(await value == expected)
 
 
 def _fields(summary: Summary) -> dict[str, Any]:
