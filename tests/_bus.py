@@ -68,7 +68,8 @@ def consumers(
 ) -> BusConsumers:
     bus = BusConsumers(
         url=server.url, password=None, stream=STREAM, consumer=consumer, catalogue=catalogue,
-        redis=redis, claim_idle_ms=claim_idle_ms, linger_ms=linger_ms, registry=registry or CollectorRegistry(),
+        redis=redis, claim_idle_ms=claim_idle_ms, linger_ms=linger_ms,
+        registry=registry or CollectorRegistry(),
     )  # fmt: skip
     for sub in subs:
         bus.add(sub)
