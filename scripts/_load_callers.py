@@ -26,8 +26,9 @@ What is measured, on the monotonic clock of this machine (the servers share it):
 - ``barge_vad_ms``: the same, from where the VAD, run offline over the line through the
   engine's segmenter, decides that speech started (what is left is the engine's and the
   wire's share);
-- ``late`` / ``frames_in``: agent frames that arrived after the caller's playout buffer had run
-  dry within a reply (a gap the caller hears), and all agent frames;
+- ``late`` / ``frames_in``: agent ``AudioData`` messages that arrived after the caller's
+  playout buffer had run dry within a reply (a gap the caller hears), and all agent audio in
+  20 ms frames (a message may carry several: each extends the buffer by the audio it holds);
 - ``tick_lag_ms``: how late the generator's own timer ran (if large, the generator, not the
   server, was the bottleneck).
 """
@@ -65,6 +66,17 @@ _STOP = b'{"kind":"StopAudio"'
 
 
 # -- frames on the wire ----------------------------------------------------------------------------
+def _audio_s(message: bytes) -> float:
+    """The seconds of audio in an ``AudioData`` message (16 kHz PCM16, base64): servers may send
+    any length (ARTAgent 40 ms by default, [plugins.acs] send_ms)."""
+    start = message.find(b'"data":"') + 8
+    end = message.find(b'"', start)
+    if start < 8 or end < 0:
+        return FRAME_S
+    size = (end - start) * 3 // 4 - (message[end - 2 : end].count(b"="))
+    return size / (2 * 16_000)
+
+
 def _ws_text_frame(payload: bytes) -> bytes:
     """One masked WebSocket text frame with a zero masking key (the payload stays readable)."""
     n = len(payload)
@@ -207,12 +219,13 @@ class Call:
         samples = self.samples
         if message.startswith(_AUDIO):
             counted = now in self.window
+            audio_s = _audio_s(message)
             if counted:
-                samples.frames_in += 1
+                samples.frames_in += max(1, round(audio_s / FRAME_S))
             if now - self.last_audio < NEW_REPLY_S and now > self.play_end and counted:
                 samples.late += 1
                 samples.gap_ms += (now - self.play_end) * 1000
-            self.play_end = max(now, self.play_end) + FRAME_S
+            self.play_end = max(now, self.play_end) + audio_s
             self.last_audio = now
             if self.speaking is None:
                 self.heard_since = True

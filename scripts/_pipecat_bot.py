@@ -223,7 +223,8 @@ async def run_call(socket: WebSocket, args: argparse.Namespace, texts: list[str]
         websocket=socket,
         params=FastAPIWebsocketParams(
             audio_in_enabled=True, audio_out_enabled=True, add_wav_header=False,
-            audio_in_sample_rate=RATE, audio_out_sample_rate=RATE, audio_out_10ms_chunks=2,
+            audio_in_sample_rate=RATE, audio_out_sample_rate=RATE,
+            audio_out_10ms_chunks=4,  # 40 ms per AudioData, as ARTAgent's send_ms (Pipecat's default)
             serializer=AcsSerializer(),
         ),
     )  # fmt: skip

@@ -57,6 +57,42 @@ async def test_frames_leave_at_real_time_with_the_lead_buffered() -> None:
     assert playout.underruns == 0
 
 
+async def test_a_channel_asking_for_two_frames_per_send_gets_40_ms_messages_paced_as_40_ms() -> None:
+    clock = StepClock()
+    sent: list[tuple[float, int]] = []
+
+    async def send(chunk: bytes) -> None:
+        sent.append((clock.now(), len(chunk)))
+
+    queue = FrameQueue()
+    queue.put([FRAME] * 9)
+    queue.close()
+    playout = Playout(send, clock, lead_ms=60, frames_per_send=2)
+    heard = await playout.play(queue)
+    # Joined in pairs (the ninth frame goes alone: nothing waits for a partner). A message
+    # leaves once no more than the lead is queued on the far side (which so holds at most the
+    # lead plus one message), then one every 40 ms.
+    assert [(round(t * 1000, 3), size) for t, size in sent] == [
+        (0, 1280), (0, 1280), (20, 1280), (60, 1280), (100, 640),
+    ]  # fmt: skip
+    assert heard == pytest.approx(180.0)
+    assert playout.frames_sent == 9 and playout.underruns == 0
+
+
+async def test_frames_per_send_never_waits_for_a_frame_not_yet_made() -> None:
+    clock = StepClock()
+    sizes: list[int] = []
+
+    async def send(chunk: bytes) -> None:
+        sizes.append(len(chunk))
+
+    playout = Playout(send, clock, lead_ms=60, frames_per_send=3)
+    await playout.play(frames(4))  # an async iterator hands over one frame at a time
+    assert sizes == [640] * 4
+    with pytest.raises(ValueError, match="frames_per_send"):
+        Playout(send, clock, frames_per_send=0)
+
+
 async def test_stop_sends_nothing_more_and_reports_what_was_heard() -> None:
     clock = StepClock()
     sent: list[float] = []

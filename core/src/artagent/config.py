@@ -219,6 +219,8 @@ class AgentsConfig(_Section):
     timezone: str = ""
     """IANA time zone of the calls' wall clock ("yesterday at 3 pm", today's date in prompts);
     empty: this machine's local time zone."""
+
+
 class HistoryConfig(_Section):
     store: str = "sqlite"
     """The call history store, by the name it was registered under ("sqlite" is built in, plugins

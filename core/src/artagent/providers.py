@@ -227,7 +227,9 @@ class MediaChannel(Protocol):
         ...
 
     async def send(self, frame: bytes) -> None:
-        """One 20 ms frame of agent audio at 16 kHz (the adapter converts for its wire)."""
+        """Agent audio, PCM16 at 16 kHz (the adapter converts for its wire): one 20 ms frame, or
+        up to ``frames_per_send`` of them joined when the channel has that attribute (a wire
+        where each message costs more than its bytes asks for fewer, larger messages)."""
         ...
 
     async def flush(self) -> None:

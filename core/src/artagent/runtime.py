@@ -224,6 +224,7 @@ class Runtime:
             raise ConfigError([ConfigIssue("agents.timezone", str(exc))], loaded.source) from None
         store = RedisRecordStore(self.redis)
         return AgentsLayer(catalog, tools, routing, selector, store, now=lambda: dt.datetime.now(zone))
+
     def _build_history(self, loaded: LoadedConfig) -> CallHistory:
         """The call history chosen by ``[history] store`` among core's and the plugins' stores."""
         self.stores = StoreRegistry()

@@ -30,7 +30,7 @@ async def answered_call(base: str, acs: FakeAcs, delivery: Any = None) -> tuple[
     assert answered.status_code == 200, answered.text
     [call_id] = answered.json()["answered"]
     [fake] = [c for c in acs.calls.values() if c.body["operationContext"] == call_id]
-    assert await wait_until(lambda: fake.phone is not None and len(fake.phone.received.audio) > 20)
+    assert await wait_until(lambda: fake.phone is not None and fake.phone.heard_s() > 0.4)
     return call_id, fake
 
 
@@ -75,7 +75,7 @@ async def test_an_incoming_call_in_the_cloudevents_schema_is_answered(
         [body] = acs.bodies(":answer")
         assert body["incomingCallContext"] == "opaque-context-123" and body["operationContext"] == call_id
         [fake] = acs.calls.values()
-        assert await wait_until(lambda: fake.phone is not None and len(fake.phone.received.audio) > 20)
+        assert await wait_until(lambda: fake.phone is not None and fake.phone.heard_s() > 0.4)
         assert fake.phone is not None
         await fake.phone.drop()
         assert await wait_until(lambda: call_id not in runtime.calls)

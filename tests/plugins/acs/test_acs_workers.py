@@ -120,7 +120,7 @@ async def answer_on(worker: Worker, acs: FakeAcs) -> tuple[str, FakeCall]:
     [call_id] = answered.json()["answered"]
     fake = next(c for c in acs.calls.values() if c.body["operationContext"] == call_id)
     assert fake.callback_url.startswith(worker.base), "ACS calls the answering worker back"
-    assert await wait_until(lambda: fake.phone is not None and len(fake.phone.received.audio) > 20, 20)
+    assert await wait_until(lambda: fake.phone is not None and fake.phone.heard_s() > 0.4, 20)
     return call_id, fake
 
 

@@ -67,7 +67,8 @@ def speech(seconds: float) -> bytes:
 
 
 def frames_between(phone: MediaClient, start: float, end: float) -> int:
-    return sum(1 for at, _ in phone.received.audio if start < at <= end)
+    """20 ms frames of agent audio that arrived in (start, end] (a message holds several)."""
+    return sum(len(pcm) for at, pcm in phone.received.audio if start < at <= end) // 640
 
 
 async def test_the_caller_talking_over_the_agent_stops_its_audio_on_the_phone(data_dir: Path) -> None:

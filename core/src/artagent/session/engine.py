@@ -185,7 +185,8 @@ class Session:
                 stop_ms=s.speech_stop_ms,
             )
         )
-        self._playout = Playout(channel.send, clock, lead_ms=s.lead_ms)
+        per_send = getattr(channel, "frames_per_send", 1)
+        self._playout = Playout(channel.send, clock, lead_ms=s.lead_ms, frames_per_send=per_send)
         self._speaker = Speaker(
             tts, self._playout, clock, voice=lambda: conversation.voice, agent=lambda: conversation.agent
         )

@@ -162,10 +162,15 @@ class Playout:
         *,
         frame_ms: float = 20.0,
         lead_ms: float = 60.0,
+        frames_per_send: int = 1,
     ) -> None:
+        if frames_per_send < 1:
+            raise ValueError(f"frames_per_send must be at least 1, not {frames_per_send}")
         self._send = send
         self._clock = clock
         self._frame_s = frame_ms / 1000
+        self._per_send = frames_per_send
+        """Frames joined into one ``send`` (fewer, larger messages: less CPU per second of audio)."""
         self._lead_s = lead_ms / 1000
         self._play_end = 0.0
         self._sent_s = 0.0
@@ -242,12 +247,21 @@ class Playout:
         self, source: FrameQueue | _Iterated, on_first_frame: Callable[[float], None] | None
     ) -> float:
         clock, frame_s, lead_s, go = self._clock, self._frame_s, self._lead_s, self._go
+        per_send = self._per_send
         while True:
             frame = source.pop()
             if frame is None:
                 if await source.wait():
                     continue
                 break
+            count = 1
+            if per_send > 1:  # the frames already waiting, up to per_send: never wait for more
+                more = [frame]
+                while count < per_send and (extra := source.pop()) is not None:
+                    more.append(extra)
+                    count += 1
+                if count > 1:
+                    frame = b"".join(more)
             wait = self._play_end - lead_s - clock.now()
             if wait > 0:  # only the lead may be buffered on the far side
                 await clock.sleep(wait)
@@ -261,9 +275,9 @@ class Playout:
             elif now > self._play_end:
                 self.underruns += 1
             await self._send(frame)
-            self._play_end = (now if now > self._play_end else self._play_end) + frame_s
-            self._sent_s += frame_s
-            self.frames_sent += 1
+            self._play_end = (now if now > self._play_end else self._play_end) + frame_s * count
+            self._sent_s += frame_s * count
+            self.frames_sent += count
         await clock.sleep(self._play_end - clock.now())
         return self.heard_ms()
 

@@ -3,8 +3,8 @@
 A reader task turns the socket's messages into 20 ms 16 kHz caller frames (resampled from
 24 kHz when the stream is), DTMF digits and the caller's hang-up; a watchdog ends the call when
 the stream stops sending audio (ACS sends ``AudioData`` every 20 ms, silence included, so no
-audio at all means the stream is dead, whatever else still comes). Agent frames go out as
-``AudioData`` (resampled to the stream's rate), barge-in as ``StopAudio``. A message that
+audio at all means the stream is dead, whatever else still comes). Agent audio goes out as
+``AudioData`` of ``send_ms`` each (resampled to the stream's rate), barge-in as ``StopAudio``. A message that
 cannot be read is counted and skipped, never ending the call; the first of a call is logged,
 later ones summed up (at most one warning a minute, and one at the end).
 """
@@ -121,8 +121,11 @@ class AcsMediaChannel:
         on_hangup: Callable[[str], Awaitable[None]],
         on_transfer: Callable[[str | None, str], Awaitable[bool]],
         dtmf_pause_s: float = 1.5,
+        send_ms: int = 20,
     ) -> None:
         self._socket, self.call, self._metrics = socket, call, metrics
+        self.frames_per_send = max(1, send_ms // 20)
+        """20 ms frames the session joins into one ``send`` (one ``AudioData`` message)."""
         self._media_timeout_s = media_timeout_s
         self._on_hangup, self._on_transfer = on_hangup, on_transfer
         self._dtmf = DtmfCollector(on_dtmf, pause_s=dtmf_pause_s)
@@ -151,7 +154,6 @@ class AcsMediaChannel:
         self._in = Resampler(rate, RATE) if rate != RATE else None
         self._out = Resampler(RATE, rate) if rate != RATE else None
         self._in_frames = FrameSplitter(RATE)
-        self._out_frames = FrameSplitter(rate)
         self._silence = bytes(rate * 2 // 50)
 
     def start(self) -> None:
@@ -303,13 +305,13 @@ class AcsMediaChannel:
         if self._out is None:
             await self._send_text(encode_audio(frame))
             return
-        for out in self._out_frames.feed(self._out.process(frame)):
+        out = self._out.process(frame)  # one message whatever the resampler gives back
+        if out:
             await self._send_text(encode_audio(out))
 
     async def flush(self) -> None:
         if self._out is not None:
             self._out.reset()
-            self._out_frames.clear()
         if not self.closed:
             await self._send_text(STOP_AUDIO)
 

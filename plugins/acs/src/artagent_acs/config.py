@@ -47,6 +47,10 @@ class AcsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     """Start recording each call once it is connected (``recording_started``)."""
     recording_format: Literal["wav", "mp3"] = "wav"
     recording_channel: Literal["mixed", "unmixed"] = "mixed"
+    send_ms: Literal[20, 40, 60] = 40
+    """Agent audio per outbound ``AudioData`` message, in ms (ACS plays whatever length it is
+    sent). 40 halves the messages 20 would send, and the server's CPU per message; the far
+    side's buffer stays within ``[session] lead_ms`` plus this."""
     media_timeout_s: Seconds = 10.0
     """A media stream that sends no audio for this long ends the call (ACS sends audio every
     20 ms, silence included; DTMF and unreadable messages do not keep a stream alive)."""

@@ -104,6 +104,7 @@ def _channel(
         on_hangup=on_hangup,
         on_transfer=on_transfer,
         dtmf_pause_s=c.dtmf_pause_s,
+        send_ms=c.send_ms,
     )
 
 

@@ -224,6 +224,11 @@ class MediaClient:
     async def wait_event(self, kind: str, count: int = 1, timeout: float = 10.0) -> bool:
         return await self.wait_for(lambda c: len(c.events_of(kind)) >= count, timeout)
 
+    def heard_s(self) -> float:
+        """Seconds of agent audio received (a message may hold any length: the server's
+        ``send_ms``)."""
+        return sum(len(pcm) for _, pcm in self.received.audio) / (2 * self.sample_rate)
+
     def agent_quiet_for(self) -> float:
         """Seconds since the last agent audio frame arrived (since the start if none did)."""
         last = self.received.audio[-1][0] if self.received.audio else self.started_at
