@@ -24,7 +24,8 @@ What is measured, on the monotonic clock of this machine (the servers share it):
 - ``overlaps``: lines during which the agent's audio came back (it had only paused for
   ``QUIET_S``): such a turn's reply is not timed;
 - ``barge_vad_ms``: the same, from where the VAD, run offline over the line through the
-  engine's segmenter, decides that speech started (what is left is the engine's and the
+  engine's segmenter (with the line's first frame at the same place in Silero's 32 ms windows
+  as in this call), decides that speech started (what is left is the engine's and the
   wire's share);
 - ``late`` / ``frames_in``: agent ``AudioData`` messages that arrived after the caller's
   playout buffer had run dry within a reply (a gap the caller hears), and all agent audio in
@@ -179,9 +180,10 @@ class Script:
             [WireFrame(pcm[i : i + 640]) for i in range(0, len(pcm), 640)] for pcm in audio
         ]
         self.silence = [WireFrame(silence[i : i + 640], silent=True) for i in range(0, len(silence), 640)]
-        self.end_s = [u.end_ms[vad] / 1000 for u in utterances]
+        # By line, then by phase: the index of the call's frame the line starts at, modulo 8.
+        self.end_s = [[ms / 1000 for ms in u.end_ms[vad]] for u in utterances]
         self.onset_s = [u.onset_ms / 1000 for u in utterances]
-        self.start_s = [u.start_ms[vad] / 1000 for u in utterances]
+        self.start_s = [[ms / 1000 for ms in u.start_ms[vad]] for u in utterances]
         self.barge_steps = set(barge_steps)
         self.barge_after_s = barge_after_s
 
@@ -196,6 +198,10 @@ class Call:
         self.step = 0
         self.speaking: list[WireFrame] | None = None
         self.position = 0
+        self.sent = 0
+        """Frames sent on this call so far (the server's VAD hears them in this order)."""
+        self.phase = 0
+        """The current (or last) line's first frame index, modulo 8 (see Script)."""
         self.speak_at: float | None = None
         self.spoke_at = 0.0
         """When the current (or last) line's first frame was sent. A frame goes out once its
@@ -233,7 +239,7 @@ class Call:
                 self.overlapped = True  # the agent talks while the caller does, unasked
             if self.awaiting_reply and not self.awaiting_stop:
                 self.awaiting_reply = False
-                end = self.spoke_at - FRAME_S + self.script.end_s[self.step - 1]
+                end = self.spoke_at - FRAME_S + self.script.end_s[self.step - 1][self.phase]
                 if self.overlapped:
                     samples.overlaps += counted  # no reply to time: the agent never stopped
                 elif counted and now > end:
@@ -246,10 +252,12 @@ class Call:
                 heard_at = self.spoke_at - FRAME_S
                 if now in self.window:
                     samples.barge_ms.append((now - heard_at - self.script.onset_s[self.step]) * 1000)
-                    samples.barge_vad_ms.append((now - heard_at - self.script.start_s[self.step]) * 1000)
+                    decided = self.script.start_s[self.step][self.phase]
+                    samples.barge_vad_ms.append((now - heard_at - decided) * 1000)
 
     # -- the caller's frame, every 20 ms -------------------------------------------------------
     def tick(self, now: float, stamp: bytes) -> WireFrame:
+        self.sent += 1
         if self.speaking is None:
             self._maybe_start(now)
         if self.speaking is None:
@@ -277,6 +285,7 @@ class Call:
         if now >= self.speak_at:
             self.speak_at = None
             self.speaking, self.position, self.spoke_at = script.frames[self.step], 0, now
+            self.phase = (self.sent - 1) % len(script.start_s[self.step])
             self.overlapped = False
             self.awaiting_stop = barging and now - self.last_audio < TALKING_S
             if barging and not self.awaiting_stop and now in self.window:

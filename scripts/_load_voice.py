@@ -91,14 +91,21 @@ class Utterance:
     frames: int
     onset_ms: float
     """Where speech starts in the audio, by loudness."""
-    start_ms: dict[str, float]
-    """Per VAD: when the engine's segmenter, fed that VAD, decides speech has started."""
-    end_ms: dict[str, float]
-    """Per VAD: where the engine's segmenter, fed that VAD, places the end of speech."""
+    start_ms: dict[str, list[float]]
+    """Per VAD: when the engine's segmenter, fed that VAD, decides speech has started; one value
+    per phase (see :data:`PHASES`), by the call's frame index the line starts at, modulo 8."""
+    end_ms: dict[str, list[float]]
+    """Per VAD: where the engine's segmenter, fed that VAD, places the end of speech (by phase)."""
+
+
+PHASES = 8
+"""Silero hears 32 ms windows counted from the call's first sample, and the lines start on 20 ms
+frames: where a line's first frame falls in a window (its frame index modulo 8: 8 x 20 ms is
+five windows) moves Silero's decisions by up to a window. The reference is made for each."""
 
 
 def _key() -> str:
-    return hashlib.sha256(json.dumps([LINES, "piper-default", NOISE_DBFS, 5]).encode()).hexdigest()[:12]
+    return hashlib.sha256(json.dumps([LINES, "piper-default", NOISE_DBFS, 6]).encode()).hexdigest()[:12]
 
 
 def folder() -> Path:
@@ -141,21 +148,26 @@ def onset_ms(pcm: bytes) -> float:
     return 0.0
 
 
-async def _segmented_ms(vad: Any, lines: list[bytes], silence: bytes) -> list[tuple[float, float]]:
+async def _segmented_ms(
+    vad: Any, lines: list[bytes], silence: bytes, phase: int = 0
+) -> list[tuple[float, float]]:
     """Per line: where the segmenter, fed ``vad``, decides its speech started (the end of the
     frame that decided it) and where it places its end, both from the line's first frame.
 
-    The lines go through one VAD stream in order, 3 s of the line's noise before each and 1 s
-    after the last, as a call sends them: a VAD adapts to what it heard before (webrtc ends
+    The lines go through one VAD stream in order, about 3 s of the line's noise before each and
+    1 s after the last, as a call sends them: a VAD adapts to what it heard before (webrtc ends
     one of these lines 100 ms later after the call's earlier lines than alone), and the
-    reference must be what the live VAD decides."""
+    reference must be what the live VAD decides. Each line starts at a frame whose index is
+    ``phase`` modulo :data:`PHASES` (the pause before it is 3 s and up to 7 frames)."""
     from artagent.session.turns import SpeechSegmenter
 
-    gap = silence * 3
     audio, begins = b"", []
     for pcm in lines:
-        begins.append((len(audio) + len(gap)) / FRAME_BYTES * 20.0)
-        audio += gap + pcm
+        frames = len(audio) // FRAME_BYTES + 150
+        frames += (phase - frames) % PHASES
+        audio += (silence * 4)[: frames * FRAME_BYTES - len(audio)]
+        begins.append(len(audio) / FRAME_BYTES * 20.0)
+        audio += pcm
     audio += silence
     stream, segmenter = vad.open(sample_rate=RATE), SpeechSegmenter()
     segments: list[list[float]] = []
@@ -192,12 +204,15 @@ async def _make(where: Path) -> None:
         onsets.append(onset_ms(pcm))
         lines.append(mark(line_noise(pcm + bytes(-len(pcm) % FRAME_BYTES), 100 + index), index))
     silence = line_noise(bytes(FRAME_BYTES * 50), 3)
-    bounds = {name: await _segmented_ms(vad, lines, silence) for name, vad in vads.items()}
+    bounds = {
+        name: [await _segmented_ms(vad, lines, silence, phase) for phase in range(PHASES)]
+        for name, vad in vads.items()
+    }
     items = []
     for index, (text, pcm) in enumerate(zip(LINES, lines, strict=True)):
         (where / f"{index:02d}.pcm").write_bytes(pcm)
-        starts = {name: b[index][0] for name, b in bounds.items()}
-        ends = {name: b[index][1] for name, b in bounds.items()}
+        starts = {name: [b[index][0] for b in by_phase] for name, by_phase in bounds.items()}
+        ends = {name: [b[index][1] for b in by_phase] for name, by_phase in bounds.items()}
         frames = len(pcm) // FRAME_BYTES
         items.append({"text": text, "frames": frames, "onset_ms": onsets[index], "start_ms": starts,
                       "end_ms": ends})  # fmt: skip

@@ -26,7 +26,8 @@ server CPU (the server processes' CPU time over wall time, Redis included) and s
 server core; the generator's CPU; inbound frame lag (each call's frames by their
 ACS timestamp, less the call's promptest, at the server: `artagent_acs_inbound_lag_seconds`);
 caller speech end to first agent audio received (speech end: where the VAD, run offline over
-the call's lines in order through the engine's segmenter, places it); engine overhead (that less 1,090 ms:
+the call's lines in order through the engine's segmenter, places it, for the place the line's
+first frame has in Silero's 32 ms windows in that call: the frame's index modulo 8); engine overhead (that less 1,090 ms:
 hangover, STT, model and TTS latencies); barge-in (speech onset in the audio to `StopAudio`
 received); agent frames that arrived after the caller's playout buffer ran dry; resident
 memory per call; bus lag (`artagent_bus_consumer_lag_seconds`). A load holds when inbound lag p99 <= 20

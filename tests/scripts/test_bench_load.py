@@ -117,9 +117,18 @@ def test_a_caller_frame_is_one_masked_websocket_frame_with_its_timestamp_slot() 
     assert _ws_text_frame(b"x")[:2] == bytes((0x81, 0x81))
 
 
+def _phased(phase: int, value: float) -> list[float]:
+    """A reference that only the right phase gets right."""
+    return [value if p == phase else 9.0 for p in range(8)]
+
+
 class _Script:
     def __init__(self) -> None:
-        self.end_s, self.onset_s, self.start_s = [1.0, 0.5], [0.1, 0.2], [0.16, 0.3]
+        # By line, then by phase (the call's frame index the line starts at, modulo 8): line 0
+        # starts at the call's frame 1 below, line 1 at its frame 52 (phase 4).
+        self.end_s = [_phased(1, 1.0), _phased(4, 0.5)]
+        self.start_s = [_phased(1, 0.16), _phased(4, 0.3)]
+        self.onset_s = [0.1, 0.2]
         self.barge_steps, self.barge_after_s = {1}, 0.0
         self.silence = [WireFrame(bytes(640))]
         self.frames = [[WireFrame(bytes(640))] * 50, [WireFrame(bytes(640))] * 25]
