@@ -74,7 +74,7 @@ class ServerConfig(_Section):
     drain_timeout_s: Annotated[float, msgspec.Meta(ge=0)] = 30.0
     """On SIGTERM, how long active calls may go on before they are ended politely."""
     loop: Literal["auto", "uvloop", "asyncio"] = "auto"
-    """The event loop: ``uvloop`` (libuv, in C: about a fifth less CPU per call), ``asyncio``
+    """The event loop: ``uvloop`` (libuv, in C: about a sixth less CPU per call), ``asyncio``
     (the standard library's), or ``auto``: uvloop where it is installed (not on Windows)."""
     api_token_env: str = ""
     """Environment variable holding the bearer token the operator and read APIs require (call
