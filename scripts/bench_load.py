@@ -15,31 +15,30 @@ The turn detector waits 0.4 s after any sentence, VAD hangover 240 ms, barge-in 
 speech.
 
 The callers (scripts/_load_callers.py, processes of their own, measured apart) speak the
-insurance claim in Piper's voice (synthesised once and cached) over a -65 dBFS line noise
-floor, a 20 ms `AudioData` frame at real time, silence included, pausing 0.1 to 0.6 s after
-each agent answer; 30% of the calls talk over four of the agent's answers (the greeting, the
-intake's first question, the read-back, the claim number), 2 s in. Each caller slot places
-calls one after another, so `N` calls run at once; after a ramp, a window is measured. For
-each `N` of the sweep (25, 50, 100, 200, 400, 800; on one worker always up to 200, the goals'
-load, then stopping at the first that breaks; on two, at the first break) and each worker count:
-server CPU (the server processes' CPU time over wall time, Redis included) and so calls per
-server core; the generator's CPU; inbound frame lag (each call's frames by their
-ACS timestamp, less the call's promptest, at the server: `artagent_acs_inbound_lag_seconds`);
-caller speech end to first agent audio received (speech end: where the VAD, run offline over
-the call's lines in order through the engine's segmenter, places it, for the place the line's
-first frame has in Silero's 32 ms windows in that call: the frame's index modulo 8); engine overhead (that less 1,090 ms:
+insurance claim in Piper's voice (synthesised once and cached) over a -65 dBFS line noise floor,
+a 20 ms `AudioData` frame at real time, silence included, pausing 0.1 to 0.6 s after each agent
+answer; 30% of the calls talk over four of the agent's answers (the greeting, the intake's first
+question, the read-back, the claim number), 2 s in. Each caller slot places calls one after
+another, so `N` calls run at once; after a ramp, a window is measured. For each `N` of the sweep
+(25, 50, 100, 200, 400, 800; on one worker always up to 200, the goals' load, then stopping at
+the first that breaks; on two, at the first break) and each worker count: server CPU (the server
+processes' CPU time over wall time, Redis included) and so calls per server core; the
+generator's CPU; inbound frame lag (each call's frames by their ACS timestamp, less the call's
+promptest, at the server: `artagent_acs_inbound_lag_seconds`); caller speech end to first agent
+audio received (speech end: where the VAD, run offline over the call's lines in order through
+the engine's segmenter, places it, for the place the line's first frame has in Silero's 32 ms
+windows in that call: the frame's index modulo 8); engine overhead (that less 1,090 ms:
 hangover, STT, model and TTS latencies); barge-in (speech onset in the audio to `StopAudio`
-received); agent frames that arrived after the caller's playout buffer ran dry; resident
-memory per call; bus lag (`artagent_bus_consumer_lag_seconds`). A load holds when inbound lag p99 <= 20
-ms, no agent frame was late, barge-in p99 <= 100 ms (the VAD's detection counted as the 60 ms
-of speech the engine waits for: Silero's own extra delay, 0 to 120 ms by the line, is the
-model's, the same for any engine) and every call went through. The Pipecat
-bot (scripts/_pipecat_bot.py, `pipecat-ai` in `.venv-pipecat`, created on first run) has the
-same fake services and latencies, Pipecat's Silero VAD and interruptions, and a serializer
-speaking the same ACS JSON; all its calls run in one process per worker, as Pipecat's FastAPI
-WebSocket telephony example serves them (cheaper per call than a process per call); its own
-sweep is 5, 10, 20, 40 (`--pipecat-calls`: one process runs out of a core near 25 calls),
-stopping at the first break.
+received); agent frames that arrived after the caller's playout buffer ran dry; resident memory
+per call; bus lag (`artagent_bus_consumer_lag_seconds`). A load holds when inbound lag p99 <= 20
+ms, no agent frame was late, barge-in p99 <= 100 ms (the VAD's detection counted as the 60 ms of
+speech the engine waits for: Silero's own extra delay, 0 to 120 ms by the line, is the model's,
+the same for any engine) and every call went through. The Pipecat bot (scripts/_pipecat_bot.py,
+`pipecat-ai` in `.venv-pipecat`, created on first run) has the same fake services and latencies,
+Pipecat's Silero VAD and interruptions, and a serializer speaking the same ACS JSON; all its
+calls run in one process per worker, as Pipecat's FastAPI WebSocket telephony example serves
+them (cheaper per call than a process per call); its own sweep is 5, 10, 20, 40
+(`--pipecat-calls`: one process runs out of a core near 25 calls), stopping at the first break.
 
 Run alone: .venv/bin/python scripts/bench.py load [--calls 25,50] [--pipecat-calls 5,10] [--workers 1]
 [--systems fake,pipecat]

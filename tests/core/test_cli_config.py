@@ -28,13 +28,8 @@ def _environ(extra: dict[str, str] | None) -> dict[str, str]:
 
 def run(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60) -> Result:
     return subprocess.run(
-        [str(ARTAGENT), *args],
-        cwd=cwd,
-        env=_environ(env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
+        [str(ARTAGENT), *args], cwd=cwd, env=_environ(env), capture_output=True, text=True,
+        timeout=timeout, check=False,
     )
 
 
@@ -80,59 +75,31 @@ def write(data_dir: Path) -> Callable[..., Path]:
 # -- bad files: every one exits 1 and names what is wrong ----------------------------------
 # id: (command, file contents, what stderr must say). "{file}" is replaced by the file's path.
 BAD = {
-    "unknown-key": (
-        ["config", "check", "{file}"],
-        "[bus.outbox]\nnonsense = 1\n",
-        ["bus.outbox.nonsense: unknown key"],
-    ),
+    "unknown-key": (["config", "check", "{file}"], "[bus.outbox]\nnonsense = 1\n",
+                    ["bus.outbox.nonsense: unknown key"]),
     "unknown-top-level": (["config", "check", "{file}"], "nonsense = 1\n", ["nonsense: unknown key"]),
-    "wrong-type": (
-        ["config", "check", "{file}"],
-        '[server]\nport = "eighty"\n',
-        ["server.port: Expected `int`, got `str`"],
-    ),
-    "out-of-range": (
-        ["config", "check", "{file}"],
-        "[server]\nport = 70000\n",
-        ["server.port: Expected `int` <= 65535"],
-    ),
-    "bad-redis-url": (
-        ["config", "check", "{file}"],
-        '[bus]\nredis_url = "http://cache:6379"\n',
-        ["bus.redis_url: must be"],
-    ),
-    "missing-env-var": (
-        ["config", "check", "{file}"],
-        f'[bus]\nredis_url = "redis://127.0.0.1:1"\nredis_password_env = "{SECRET_VAR}"\n',
-        ["bus.redis_password_env", SECRET_VAR, "is not set"],
-    ),
-    "plugin-key": (
-        ["config", "check", "{file}"],
-        "[plugins.analytics]\nnonsense = 1\n",
-        ["plugins.analytics.nonsense: unknown key"],
-    ),
-    "plugin-not-installed": (
-        ["config", "check", "{file}"],
-        "[plugins.not_installed]\nx = 1\n",
-        ["plugins.not_installed: no plugin of this name is installed"],
-    ),
+    "wrong-type": (["config", "check", "{file}"], '[server]\nport = "eighty"\n',
+                   ["server.port: Expected `int`, got `str`"]),
+    "out-of-range": (["config", "check", "{file}"], "[server]\nport = 70000\n",
+                     ["server.port: Expected `int` <= 65535"]),
+    "bad-redis-url": (["config", "check", "{file}"], '[bus]\nredis_url = "http://cache:6379"\n',
+                      ["bus.redis_url: must be"]),
+    "missing-env-var": (["config", "check", "{file}"],
+                        f'[bus]\nredis_url = "redis://127.0.0.1:1"\nredis_password_env = "{SECRET_VAR}"\n',
+                        ["bus.redis_password_env", SECRET_VAR, "is not set"]),
+    "plugin-key": (["config", "check", "{file}"], "[plugins.analytics]\nnonsense = 1\n",
+                   ["plugins.analytics.nonsense: unknown key"]),
+    "plugin-not-installed": (["config", "check", "{file}"], "[plugins.not_installed]\nx = 1\n",
+                             ["plugins.not_installed: no plugin of this name is installed"]),
     "invalid-toml": (["config", "check", "{file}"], "[server\n", ["not valid TOML"]),
     "unreadable": (["config", "check", "{dir}/missing.toml"], None, ["cannot read"]),
-    "data-dir-too-long": (
-        ["config", "check", "{file}"],
-        '[runtime]\ndata_dir = "{dir}/' + "d" * 110 + '"\n',
-        ["runtime.data_dir", "too long"],
-    ),
-    "serve-unknown-key": (
-        ["serve", "--config", "{file}"],
-        "[server]\nport = 0\n[bus.outbox]\nnonsense = 1\n",
-        ["bus.outbox.nonsense"],
-    ),
-    "serve-plugin-key": (
-        ["serve", "--config", "{file}"],
-        "[server]\nport = 0\n[plugins.analytics]\ncall_ttl_s = -1\n",
-        ["plugins.analytics.call_ttl_s"],
-    ),
+    "data-dir-too-long": (["config", "check", "{file}"], '[runtime]\ndata_dir = "{dir}/' + "d" * 110 + '"\n',
+                          ["runtime.data_dir", "too long"]),
+    "serve-unknown-key": (["serve", "--config", "{file}"], "[server]\nport = 0\n[bus.outbox]\nnonsense = 1\n",
+                          ["bus.outbox.nonsense"]),
+    "serve-plugin-key": (["serve", "--config", "{file}"],
+                         "[server]\nport = 0\n[plugins.analytics]\ncall_ttl_s = -1\n",
+                         ["plugins.analytics.call_ttl_s"]),
 }
 
 

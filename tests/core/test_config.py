@@ -321,16 +321,10 @@ def test_every_installed_plugin_setting_appears_in_runtime_toml() -> None:
 
 def test_config_structs_reject_unknown_fields_everywhere() -> None:
     # Guards the error-on-unknown-key rule for sections added later.
-    for struct in (
-        Config,
-        BusConfig,
-        OutboxConfig,
-        *(
-            f.type
-            for f in msgspec.structs.fields(Config)
-            if isinstance(f.type, type) and issubclass(f.type, msgspec.Struct)
-        ),
-    ):
+    for struct in (Config, BusConfig, OutboxConfig, *(
+        f.type for f in msgspec.structs.fields(Config) if isinstance(f.type, type)
+        and issubclass(f.type, msgspec.Struct)
+    )):
         assert struct.__struct_config__.forbid_unknown_fields, struct.__name__
 
 

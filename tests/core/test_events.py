@@ -42,63 +42,33 @@ WHEN = dt.datetime(2025, 3, 4, 5, 6, 7, 891_000, tzinfo=dt.UTC)
 # does not survive encoding shows up as a difference.
 SAMPLES: dict[type[Event], Event] = {
     CallStarted: CallStarted(
-        call_id="c1",
-        seq=1,
-        occurred_at=WHEN,
-        channel="acs",
-        caller="+15550100",
-        callee="+15550199",
-        scenario="banking",
-        worker="w-1",
+        call_id="c1", seq=1, occurred_at=WHEN, channel="acs", caller="+15550100",
+        callee="+15550199", scenario="banking", worker="w-1",
     ),
     ParticipantJoined: ParticipantJoined(call_id="c1", seq=2, participant_id="p-9", role="agent"),
     SpeechStarted: SpeechStarted(call_id="c1", seq=3, offset_ms=1250.5),
     SpeechStopped: SpeechStopped(call_id="c1", seq=4, offset_ms=2400.0, duration_ms=1149.5),
     TranscriptionReceived: TranscriptionReceived(
-        call_id="c1",
-        seq=5,
-        text="I lost my card",
-        is_final=False,
-        speaker="agent",
-        confidence=0.87,
-        language="en-US",
-        start_ms=1250.0,
-        end_ms=2400.0,
+        call_id="c1", seq=5, text="I lost my card", is_final=False, speaker="agent",
+        confidence=0.87, language="en-US", start_ms=1250.0, end_ms=2400.0,
     ),
     AgentResponseGenerated: AgentResponseGenerated(
-        call_id="c1",
-        seq=6,
-        agent="fraud",
-        text="Let me block it.",
-        turn=2,
-        interrupted=True,
+        call_id="c1", seq=6, agent="fraud", text="Let me block it.", turn=2, interrupted=True,
         latency=TurnLatency(
-            end_of_turn_ms=120.0,
-            stt_ms=80.5,
-            model_first_token_ms=210.0,
-            tts_first_audio_ms=95.25,
-            total_ms=505.75,
+            end_of_turn_ms=120.0, stt_ms=80.5, model_first_token_ms=210.0,
+            tts_first_audio_ms=95.25, total_ms=505.75,
         ),
     ),
     AgentHandoff: AgentHandoff(
         call_id="c1", seq=7, from_agent="auth", to_agent="fraud", reason="card lost", kind="discrete"
     ),
     ToolCalled: ToolCalled(
-        call_id="c1",
-        seq=8,
-        tool="block_card",
-        tool_call_id="t1",
-        agent="fraud",
+        call_id="c1", seq=8, tool="block_card", tool_call_id="t1", agent="fraud",
         arguments={"last4": "1234", "nested": {"n": [1, 2]}},
     ),
     ToolCompleted: ToolCompleted(
-        call_id="c1",
-        seq=9,
-        tool="block_card",
-        tool_call_id="t1",
-        ok=False,
-        result={"error": "not found"},
-        duration_ms=12.5,
+        call_id="c1", seq=9, tool="block_card", tool_call_id="t1", ok=False,
+        result={"error": "not found"}, duration_ms=12.5,
     ),
     PlaybackStarted: PlaybackStarted(call_id="c1", seq=10, agent="fraud", turn=2),
     PlaybackInterrupted: PlaybackInterrupted(call_id="c1", seq=11, agent="fraud", turn=2, heard_ms=640.0),
@@ -227,10 +197,8 @@ def test_registering_a_non_event_raises(not_an_event: Any) -> None:
 @pytest.mark.parametrize(
     ("payload", "path"),
     [
-        (
-            b'{"type":"agent_response_generated","call_id":"c","latency":{"total_ms":"slow"}}',
-            "$.latency.total_ms",
-        ),
+        (b'{"type":"agent_response_generated","call_id":"c","latency":{"total_ms":"slow"}}',
+         "$.latency.total_ms"),
         (b'{"type":"tool_called","call_id":"c","arguments":[1]}', "$.arguments"),
         (b'{"type":"speech_started","call_id":"c","seq":"one"}', "$.seq"),
         (b'{"type":"agent_handoff","call_id":"c","kind":"loud"}', "$.kind"),
@@ -277,10 +245,7 @@ def test_call_emitter_stamps_increasing_seq_per_call(tmp_path: Path) -> None:
     # publish() only queues: the Redis client is never reached.
     redis = Redis.from_url("redis://127.0.0.1:1")
     outbox = Outbox(
-        redis,
-        EventCatalogue(),
-        stream="s",
-        spill_path=tmp_path / "spill.sqlite3",
+        redis, EventCatalogue(), stream="s", spill_path=tmp_path / "spill.sqlite3",
         registry=CollectorRegistry(),
     )
     first, second = outbox.for_call("call-a"), outbox.for_call("call-b")

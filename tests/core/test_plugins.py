@@ -153,10 +153,7 @@ def test_disabling_a_broken_plugin_skips_it(broken_plugin: Path, make_config: Ma
     ],
 )
 def test_other_import_failures_are_reported(
-    fake_distribution: FakeDist,
-    monkeypatch: pytest.MonkeyPatch,
-    target: str,
-    source: str | None,
+    fake_distribution: FakeDist, monkeypatch: pytest.MonkeyPatch, target: str, source: str | None,
     expected: str,
 ) -> None:
     module = target.split(":")[0]
@@ -220,9 +217,9 @@ def test_table_for_a_plugin_not_installed_is_an_error(make_config: MakeConfig) -
 
 
 def test_table_for_a_disabled_plugin_is_ignored(make_config: MakeConfig) -> None:
-    runtime = Runtime(
-        make_config('[runtime]\ndisable_plugins = ["analytics"]\n[plugins.analytics]\nnonsense = 1\n')
-    )
+    runtime = Runtime(make_config(
+        '[runtime]\ndisable_plugins = ["analytics"]\n[plugins.analytics]\nnonsense = 1\n'
+    ))
     assert "analytics" not in runtime.plugin_configs
 
 

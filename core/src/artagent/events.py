@@ -313,8 +313,7 @@ def _clean_descriptions(node: Any) -> Any:
     they clean docstrings themselves, and the exported schema must not depend on which is installed."""
     if isinstance(node, dict):
         return {
-            key: inspect.cleandoc(value)
-            if key == "description" and isinstance(value, str)
+            key: inspect.cleandoc(value) if key == "description" and isinstance(value, str)
             else _clean_descriptions(value)
             for key, value in node.items()
         }

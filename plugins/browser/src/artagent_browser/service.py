@@ -27,5 +27,7 @@ class BrowserService:
         key = secrets.get("secret_env")
         # Any secret, however short, becomes a full 256-bit HMAC key.
         signing = hashlib.sha256(b"artagent-browser-session:" + key.encode()).digest() if key else None
-        tokens = SessionTokens(redis, key=signing, ttl_s=config.token_ttl_s, view_ttl_s=config.history_ttl_s)
+        tokens = SessionTokens(
+            redis, key=signing, ttl_s=config.token_ttl_s, view_ttl_s=config.history_ttl_s
+        )
         return cls(config, tokens, Authenticator(config, password=secrets.get("password_env")))
