@@ -182,7 +182,10 @@ async def test_redelivered_and_replayed_events_are_not_counted_twice(served: Ser
         metrics = (await served.http.get("/metrics")).text
         return metric_samples(metrics, "artagent_bus_duplicates_dropped_total").get("analytics", 0.0)
 
-    await wait_until(lambda: _equals(dropped(), counted_twice), what="the wire replay read and dropped")
+    async def replay_dropped() -> bool:
+        return await dropped() == counted_twice
+
+    await wait_until(replay_dropped, what="the wire replay read and dropped")
     await runtime.redis.xgroup_setid(stream, group, "0")
     runtime.outbox.publish(CallStarted(call_id="call-marker", seq=1))
     await wait_until(lambda: summary_is(store, calls_started=2), what="the marker call after the replays")
@@ -194,10 +197,6 @@ async def test_redelivered_and_replayed_events_are_not_counted_twice(served: Ser
     assert metric_samples(metrics, "artagent_analytics_events_total")["turns"] == 4
     # The wire replay drops each once; the rewind redelivers both copies, and drops both.
     assert await dropped() == 3 * counted_twice
-
-
-async def _equals(value: Any, expected: Any) -> bool:
-    return bool(await value == expected)
 
 
 def _fields(summary: Summary) -> dict[str, Any]:

@@ -185,8 +185,7 @@ class Session:
                 stop_ms=s.speech_stop_ms,
             )
         )
-        per_send = getattr(channel, "frames_per_send", 1)
-        self._playout = Playout(channel.send, clock, lead_ms=s.lead_ms, frames_per_send=per_send)
+        self._playout = Playout.for_channel(channel, clock, lead_ms=s.lead_ms)
         self._speaker = Speaker(
             tts, self._playout, clock, voice=lambda: conversation.voice, agent=lambda: conversation.agent
         )

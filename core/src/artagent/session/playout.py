@@ -185,6 +185,13 @@ class Playout:
         self._go = asyncio.Event()
         self._go.set()
 
+    @classmethod
+    def for_channel(cls, channel: Any, clock: Clock, *, lead_ms: float) -> Playout:
+        """The playout of a call's :class:`~artagent.providers.MediaChannel`: its ``send``, and
+        as many frames per send as the channel asks for (``frames_per_send``, else one)."""
+        per_send = getattr(channel, "frames_per_send", 1)
+        return cls(channel.send, clock, lead_ms=lead_ms, frames_per_send=per_send)
+
     @property
     def playing(self) -> bool:
         return self._player is not None

@@ -69,8 +69,7 @@ class RealtimeSession:
         self.events = ClientEvents(config, barge_in=s.barge_in, language=call.language)
         self._call, self._config = call, config
         self._outcome = ""
-        per_send = getattr(call.channel, "frames_per_send", 1)
-        self._playout = Playout(call.channel.send, call.clock, lead_ms=s.lead_ms, frames_per_send=per_send)
+        self._playout = Playout.for_channel(call.channel, call.clock, lead_ms=s.lead_ms)
         self._speaking = Speaking(self, self._playout)
         self._listening = Listening(self, CallerAudio(call.clock, config.input_sample_rate))
         self._service = Service(config, credentials, self.events, call.conversation, spoken=self._spoken)
