@@ -137,7 +137,7 @@ CONVERSATIONS = {
             "the Jetta",
             "one",
             "I slid into a guard rail on ice",
-            "today at 7 am",
+            "yesterday at 7 am",  # "today at 7 am" is in the future before 7 am in Chicago
             "Clark Street in Chicago Illinois 60614",
             "yes",
             "no passengers",
