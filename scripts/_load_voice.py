@@ -105,7 +105,7 @@ five windows) moves Silero's decisions by up to a window. The reference is made 
 
 
 def _key() -> str:
-    return hashlib.sha256(json.dumps([LINES, "piper-default", NOISE_DBFS, 6]).encode()).hexdigest()[:12]
+    return hashlib.sha256(json.dumps([LINES, "piper-default", NOISE_DBFS, 7]).encode()).hexdigest()[:12]
 
 
 def folder() -> Path:
@@ -198,6 +198,8 @@ async def _make(where: Path) -> None:
     for provider in (tts, *vads.values()):
         if hasattr(provider, "warm_up"):
             await provider.warm_up()
+    if hasattr(vads["silero"], "batcher"):
+        vads["silero"].batcher.linger_s = 0.0  # one stream at a time: no other call's window to wait for
     onsets, lines = [], []
     for index, text in enumerate(LINES):
         pcm = await synthesize(tts, text, RATE)

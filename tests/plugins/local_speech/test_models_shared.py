@@ -84,7 +84,7 @@ def test_two_runtimes_and_four_calls_load_each_model_once(tmp_path: Path) -> Non
     result = json.loads(run.stdout.strip().splitlines()[-1])
 
     assert result["opened"] == {
-        "silero_vad_v6.onnx": 1,
+        "silero_vad.onnx": 1,
         "en_US-joe-medium.onnx": 1,
         "faster-whisper model": 1,
     }

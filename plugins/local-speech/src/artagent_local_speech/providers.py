@@ -47,7 +47,9 @@ class LocalSpeech:
 
     def silero(self, settings: Mapping[str, Any]) -> SileroVAD:
         vad = self.config.vad
-        return SileroVAD(self.pool("vad", vad.workers), gate_dbfs=vad.silero_gate_dbfs)
+        return SileroVAD(
+            self.pool("vad", vad.workers), gate_dbfs=vad.silero_gate_dbfs, batch_ms=vad.silero_batch_ms
+        )
 
     def webrtc(self, settings: Mapping[str, Any]) -> WebRTCVAD:
         return WebRTCVAD(self.config.vad.webrtc_mode)

@@ -18,6 +18,9 @@ its first ``WEBRTC_LEARNING_MS`` (else every call would start with a false barge
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from concurrent.futures import Future
 from typing import Any
 
 import numpy as np
@@ -31,11 +34,14 @@ __all__ = ["SileroStream", "SileroVAD", "WebRTCStream", "WebRTCVAD"]
 RATE = 16_000
 WINDOW = 512
 CONTEXT = 64
-_STATE = (1, 1, 128)
+_STATE = (2, 1, 128)
+_SR = np.array(RATE, dtype=np.int64)
 QUIET_RESET = 10
 """Gated windows in a row (320 ms) after which a stream's recurrent state is reset."""
 PRIME = 3
 """Quiet windows the model hears before the first loud one after them (96 ms)."""
+MAX_BATCH = 64
+"""Windows of different calls run through the model at once, at most."""
 WEBRTC_LEARNING_MS = 200
 
 
@@ -54,27 +60,124 @@ def _silero_session() -> Any:
 
 
 class SileroVAD:
-    """The ``silero`` VAD provider: one model for the process, a small state per call."""
+    """The ``silero`` VAD provider: one model for the process, a small state per call, and one
+    batcher that runs the windows of many calls together."""
 
-    def __init__(self, pool: InferencePool, *, gate_dbfs: float = -120.0) -> None:
+    def __init__(self, pool: InferencePool, *, gate_dbfs: float = -120.0, batch_ms: float = 0.0) -> None:
         self.pool = pool
         self.gate = 10 ** (gate_dbfs / 20) if gate_dbfs > -120 else 0.0
         """The gate as an RMS of samples scaled to [-1, 1] (0: off)."""
+        self.batcher = SileroBatcher(pool, linger_s=batch_ms / 1000)
 
     def open(self, *, sample_rate: int) -> SileroStream:
-        return SileroStream(self.pool, sample_rate, gate=self.gate)
+        return SileroStream(self.batcher, sample_rate, gate=self.gate)
 
     async def warm_up(self) -> None:
         """Load the model and run it once (silence would pass the gate without it)."""
         stream = self.open(sample_rate=RATE)
-        await self.pool.run(stream._infer, np.zeros(WINDOW, dtype=np.float32))
+        await self.batcher.infer(stream, np.zeros((1, WINDOW), dtype=np.float32))
+
+
+class _Job:
+    __slots__ = ("future", "probability", "stream", "windows")
+
+    def __init__(self, stream: SileroStream, windows: np.ndarray, future: asyncio.Future[float]) -> None:
+        self.stream = stream
+        self.windows = windows
+        self.future = future
+        self.probability = 0.0
+
+
+class SileroBatcher:
+    """Runs the windows that calls submit within ``linger_s`` of one another as one batch.
+
+    A window of one call costs about as much as a batch of several (the model's fixed cost per
+    run dominates), so under load the first window submitted waits up to ``linger_s`` for
+    others (or until ``MAX_BATCH`` are waiting), then the batch goes to the pool as one job,
+    each row with its own call's recurrent state and context. With ``linger_s`` 0 a batch holds
+    what was submitted in the same turn of the event loop. A job of several windows (a primed
+    start) takes part in as many consecutive runs of its batch."""
+
+    def __init__(self, pool: InferencePool, *, linger_s: float = 0.0) -> None:
+        self.pool = pool
+        self.linger_s = linger_s
+        self._jobs: list[_Job] = []
+        self._timer: asyncio.TimerHandle | asyncio.Handle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def infer(self, stream: SileroStream, windows: np.ndarray) -> float:
+        """The speech probability of the last of ``windows`` (shape ``[k, WINDOW]``)."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a new loop (tests, a CLI tool): nothing of the old one is due
+            self._loop, self._jobs, self._timer = loop, [], None
+        job = _Job(stream, windows, loop.create_future())
+        jobs = self._jobs
+        jobs.append(job)
+        if len(jobs) >= MAX_BATCH:
+            self._flush()
+        elif self._timer is None:
+            linger = self.linger_s
+            self._timer = loop.call_later(linger, self._flush) if linger > 0 else loop.call_soon(self._flush)
+        return await job.future
+
+    def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        jobs, self._jobs = self._jobs, []
+        if not jobs:
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            done = self.pool.submit(_run_batch, jobs)
+        except RuntimeError as exc:  # the pool is shut down: the runtime is stopping
+            _deliver(jobs, None, exc)
+            return
+        done.add_done_callback(lambda f: _back_to(loop, jobs, f))
+
+
+def _back_to(loop: asyncio.AbstractEventLoop, jobs: list[_Job], done: Future[None]) -> None:
+    error = asyncio.CancelledError() if done.cancelled() else done.exception()
+    with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting
+        loop.call_soon_threadsafe(_deliver, jobs, done, error)
+
+
+def _deliver(jobs: list[_Job], done: Future[None] | None, error: BaseException | None) -> None:
+    """Back on the loop: each job's caller gets its probability (or the batch's error)."""
+    for job in jobs:
+        if not job.future.done():
+            if error is None:
+                job.future.set_result(job.probability)
+            else:
+                job.future.set_exception(error)
+
+
+def _run_batch(jobs: list[_Job]) -> None:
+    """In a pool thread: the model over every job's windows, one run per window depth."""
+    session = SileroStream._pool_session()
+    depth = max(job.windows.shape[0] for job in jobs)
+    for step in range(depth):
+        rows = jobs if step == 0 and depth == 1 else [j for j in jobs if j.windows.shape[0] > step]
+        batch = np.empty((len(rows), CONTEXT + WINDOW), dtype=np.float32)
+        state = np.empty((2, len(rows), 128), dtype=np.float32)
+        for i, job in enumerate(rows):
+            stream = job.stream
+            batch[i, :CONTEXT] = stream._context
+            batch[i, CONTEXT:] = job.windows[step]
+            state[:, i, :] = stream._state[:, 0, :]
+        probabilities, state_out = session.run(None, {"input": batch, "state": state, "sr": _SR})
+        for i, job in enumerate(rows):
+            stream = job.stream
+            stream._state = state_out[:, i : i + 1, :].copy()
+            stream._context = job.windows[step, -CONTEXT:].copy()
+            job.probability = float(probabilities[i, 0])
 
 
 class SileroStream:
     """One call's detector; the engine awaits one frame at a time, so its state is never shared."""
 
-    def __init__(self, pool: InferencePool, sample_rate: int, *, gate: float = 0.0) -> None:
-        self._pool = pool
+    def __init__(self, batcher: SileroBatcher, sample_rate: int, *, gate: float = 0.0) -> None:
+        self._batcher = batcher
         self._gate_power = gate * gate
         self._quiet = 0
         self._held = np.zeros(0, dtype=np.float32)
@@ -82,8 +185,7 @@ class SileroStream:
         self._resampler = Resampler(sample_rate, RATE) if sample_rate != RATE else None
         self._pending = np.zeros(0, dtype=np.float32)
         self._context = np.zeros(CONTEXT, dtype=np.float32)
-        self._h = np.zeros(_STATE, dtype=np.float32)
-        self._c = np.zeros(_STATE, dtype=np.float32)
+        self._state = np.zeros(_STATE, dtype=np.float32)
         self.probability = 0.0
         """The latest window's speech probability."""
 
@@ -100,7 +202,7 @@ class SileroStream:
             else:
                 if self._held.size:
                     audio = self._primed(audio)
-                self.probability = await self._pool.run(self._infer, audio)
+                self.probability = await self._batcher.infer(self, audio.reshape(-1, WINDOW))
         return self.probability
 
     def _skip(self, audio: np.ndarray) -> None:
@@ -109,8 +211,7 @@ class SileroStream:
         self._held = np.concatenate((self._held, audio))[-(PRIME + 1) * WINDOW :]
         self._quiet += audio.size // WINDOW
         if self._quiet >= QUIET_RESET:
-            self._h[:] = 0.0
-            self._c[:] = 0.0
+            self._state[:] = 0.0
 
     def _primed(self, audio: np.ndarray) -> np.ndarray:
         """Sound after quiet windows: the model hears the last ``PRIME`` of them first (from its
@@ -131,17 +232,6 @@ class SileroStream:
         if cls._session is None:
             cls._session = _silero_session()
         return cls._session
-
-    def _infer(self, audio: np.ndarray) -> float:
-        """Run the model over consecutive windows (in a pool thread); returns the last one's."""
-        windows = audio.reshape(-1, WINDOW)
-        previous = np.vstack((self._context[None, :], windows[:-1, -CONTEXT:]))
-        batch = np.ascontiguousarray(np.concatenate((previous, windows), axis=1))
-        probabilities, self._h, self._c = self._pool_session().run(
-            None, {"input": batch, "h": self._h, "c": self._c}
-        )
-        self._context = windows[-1, -CONTEXT:].copy()
-        return float(np.asarray(probabilities).reshape(-1)[-1])
 
 
 class WebRTCVAD:
