@@ -37,8 +37,9 @@ the same for any engine) and every call went through. The Pipecat bot (scripts/_
 `pipecat-ai` in `.venv-pipecat`, created on first run) has the same fake services and latencies,
 Pipecat's Silero VAD and interruptions, and a serializer speaking the same ACS JSON; all its
 calls run in one process per worker, as Pipecat's FastAPI WebSocket telephony example serves
-them (cheaper per call than a process per call); its own sweep is 5, 10, 20, 40
-(`--pipecat-calls`: one process runs out of a core near 25 calls), stopping at the first break.
+them (cheaper per call than a process per call); its own sweep is 2, 3, 4, 5, 10, 20, 40
+(`--pipecat-calls`: one process runs out of a core near 25 calls, and its barge-in has missed
+the limit from 5 calls), stopping at the first break.
 
 Run alone: .venv/bin/python scripts/bench.py load [--calls 25,50] [--pipecat-calls 5,10] [--workers 1]
 [--systems fake,pipecat]
@@ -131,7 +132,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--calls", default="25,50,100,200,400,800", help="the sweep's N (comma-separated)")
     parser.add_argument(
         "--pipecat-calls",
-        default="5,10,20,40",
+        default="2,3,4,5,10,20,40",
         help="the Pipecat bot's N (comma-separated; it runs out of a core near 25 calls per process)",
     )
     parser.add_argument("--workers", default="1,2", help="worker processes per server (comma-separated)")
