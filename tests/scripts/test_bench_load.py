@@ -207,3 +207,32 @@ def test_a_tiny_run_of_the_pipecat_bot_answers_the_same_callers() -> None:
     assert row["turns"] >= 2, "the bot answered the callers' lines"
     assert row["barge_ins"] >= 2, "the bot stopped (StopAudio) when the callers talked over its greeting"
     assert row["server_us_per_frame"] > 0 and row["inbound_lag_p99_ms"] is not None
+
+
+def _row(system: str, workers: int, calls: int, per_core: float, overhead: float, holds: bool) -> dict:
+    return {"system": system, "workers": workers, "calls": calls, "calls_per_core": per_core,
+            "overhead_p99_ms": overhead, "barge_in_p99_ms": 60.0, "barge_in_after_vad_p99_ms": 9.0,
+            "holds": holds, "reply_p50_ms": 1100.0, "generator_cpu_per_call_pct": 0.2}  # fmt: skip
+
+
+def test_the_figures_come_only_from_steps_that_hold_the_limits() -> None:
+    rows = [
+        _row("fake", 1, 100, 220.0, 11.0, True),
+        _row("fake", 1, 200, 258.0, 40.0, True),
+        _row("fake", 1, 400, 300.0, 900.0, False),  # more per core, but it broke: not counted
+        _row("fake", 2, 200, 240.0, 12.5, True),
+        _row("fake", 2, 400, 245.0, 35.0, True),
+        _row("fake_silero", 1, 100, 160.0, 13.0, True),
+        _row("fake_silero", 2, 200, 150.0, 14.0, True),
+        _row("pipecat", 1, 2, 10.8, 190.0, True),
+        _row("pipecat", 1, 3, 12.1, 210.0, True),
+        _row("pipecat", 1, 4, 13.0, 220.0, False),
+    ]
+    figures = bench_load.figures_of(rows)
+    assert figures["calls_per_core_fake"] == 258.0  # the most per core of the steps that hold
+    assert figures["max_calls_fake"] == 400  # the largest N that holds, any worker count
+    assert figures["calls_per_core_fake_silero"] == 160.0
+    assert figures["overhead_p99_ms_at_200"] == 12.5  # the better of one and two workers at 200
+    assert figures["overhead_p99_ms_at_200_one_worker"] == 40.0
+    assert figures["pipecat_calls_per_core_fake"] == 12.1
+    assert figures["ratio_vs_pipecat"] == round(258.0 / 12.1, 1)
