@@ -182,5 +182,9 @@ def test_a_decoder_loop_is_recognised() -> None:
 
     assert looks_wrong("I was driving my Toyota Camry. I was driving my Toyota Camry.")
     assert looks_wrong("yes " * 40)
+    assert looks_wrong("Good morning, good morning.")
+    assert looks_wrong("Thank you. Thank you. Thank you.")
+    assert not looks_wrong("No, no.")  # one word twice is how people say it
+    assert not looks_wrong("Good morning.")
     assert not looks_wrong("My policy number is 4 7 2 9 1 8 3 6.")
     assert not looks_wrong(" ".join(np.array(CLAIMS[:3])))

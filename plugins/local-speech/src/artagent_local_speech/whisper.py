@@ -48,8 +48,14 @@ class Recognition:
 
 
 def looks_wrong(text: str) -> bool:
-    """A decoder gone astray: the same run of words twice, or text that compresses too well."""
+    """A decoder gone astray: the same run of words twice, the whole text one phrase said over
+    again ("good morning, good morning": the fitted window's decoder sometimes loops back to
+    the start of a short utterance), or text that compresses too well. A caller who did say
+    it twice loses nothing: the full window then transcribes it, only later."""
     words = _WORDS.findall(text.lower())
+    for size in range(2, len(words) // 2 + 1):
+        if len(words) % size == 0 and words == words[:size] * (len(words) // size):
+            return True
     seen: set[tuple[str, ...]] = set()
     for i in range(len(words) - _REPEAT_NGRAM + 1):
         gram = tuple(words[i : i + _REPEAT_NGRAM])
