@@ -65,8 +65,9 @@ README_FIGURES = (
     ("calls_per_core_fake", "calls per server core (webrtc VAD, cloud-like fixed latencies)"),
     ("calls_per_core_fake_silero", "calls per server core with the Silero VAD"),
     ("max_calls_fake", "concurrent calls held on this machine"),
-    ("overhead_p99_ms_at_200", "ms engine overhead p99 at 200 calls"),
-    ("barge_in_p99_ms", "ms from the caller's speech onset to StopAudio, p99"),
+    ("overhead_p99_ms_at_200", "ms engine overhead p99 at 200 calls (the better of 1 and 2 workers)"),
+    ("overhead_p99_ms_at_200_one_worker", "ms engine overhead p99 at 200 calls on one worker"),
+    ("barge_in_p99_ms", "ms from the caller's speech onset to StopAudio, p99, 200 calls on one worker"),
     ("ratio_vs_pipecat", "times Pipecat's calls per core, same callers and limits"),
     ("local_voice_to_voice_p50_ms", "ms voice to voice, median, local speech models, one call"),
 )

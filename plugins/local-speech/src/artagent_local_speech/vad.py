@@ -4,7 +4,9 @@ The engine asks for a speech probability for every 20 ms frame. Silero works on 
 (512 samples at 16 kHz) with a recurrent state, so a call's stream keeps the samples that do
 not fill a window yet and answers with the probability of its latest window: the answer lags
 the audio by at most one window. One ONNX session serves every call; each call keeps its own
-recurrent state and the 64 samples of context the model reads before each window.
+recurrent state and the 64 samples of context the model reads before each window, and the
+windows calls submit within ``silero_batch_ms`` of one another run as one batch
+(:class:`SileroBatcher`).
 Windows quieter than the gate (``silero_gate_dbfs``) are silence without an inference, so a
 caller who is listening costs next to nothing; after ``QUIET_RESET`` such windows in a row the
 recurrent state starts afresh, as it would on a new call, and the first loud window after
@@ -131,7 +133,7 @@ class SileroBatcher:
         try:
             done = self.pool.submit(_run_batch, jobs)
         except RuntimeError as exc:  # the pool is shut down: the runtime is stopping
-            _deliver(jobs, None, exc)
+            _deliver(jobs, exc)
             return
         done.add_done_callback(lambda f: _back_to(loop, jobs, f))
 
@@ -139,10 +141,10 @@ class SileroBatcher:
 def _back_to(loop: asyncio.AbstractEventLoop, jobs: list[_Job], done: Future[None]) -> None:
     error = asyncio.CancelledError() if done.cancelled() else done.exception()
     with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting
-        loop.call_soon_threadsafe(_deliver, jobs, done, error)
+        loop.call_soon_threadsafe(_deliver, jobs, error)
 
 
-def _deliver(jobs: list[_Job], done: Future[None] | None, error: BaseException | None) -> None:
+def _deliver(jobs: list[_Job], error: BaseException | None) -> None:
     """Back on the loop: each job's caller gets its probability (or the batch's error)."""
     for job in jobs:
         if not job.future.done():
@@ -157,7 +159,7 @@ def _run_batch(jobs: list[_Job]) -> None:
     session = SileroStream._pool_session()
     depth = max(job.windows.shape[0] for job in jobs)
     for step in range(depth):
-        rows = jobs if step == 0 and depth == 1 else [j for j in jobs if j.windows.shape[0] > step]
+        rows = jobs if depth == 1 else [job for job in jobs if job.windows.shape[0] > step]
         batch = np.empty((len(rows), CONTEXT + WINDOW), dtype=np.float32)
         state = np.empty((2, len(rows), 128), dtype=np.float32)
         for i, job in enumerate(rows):
