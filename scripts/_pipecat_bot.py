@@ -8,7 +8,8 @@ speak: ``POST /api/v1/acs/simulate`` hands out a media URL, the WebSocket carrie
 
 The pipeline is Pipecat's own: its FastAPI WebSocket transport, its Silero VAD analyzer in the
 user aggregator (``start_secs`` and ``stop_secs`` as ARTAgent's ``min_speech_ms`` and
-``stop_ms``), its interruption handling, a speech-timeout turn stop (the same 0.4 s of silence
+``stop_ms``, ``confidence`` as its segmenter's threshold, 0.5, and no ``min_volume`` gate, as
+ARTAgent has none), its interruption handling, a speech-timeout turn stop (the same 0.4 s of silence
 as ARTAgent's turn detector, counted from the VAD's stop), and services with the benchmark's
 fixed latencies and no CPU: an STT service that returns the text of the marked utterance it
 heard ``--stt-final-s`` after the VAD stop, a model that answers each caller line with the
@@ -228,7 +229,12 @@ async def run_call(socket: WebSocket, args: argparse.Namespace, texts: list[str]
             serializer=AcsSerializer(),
         ),
     )  # fmt: skip
-    vad = SileroVADAnalyzer(params=VADParams(start_secs=args.start_secs, stop_secs=args.stop_secs))
+    vad = SileroVADAnalyzer(
+        params=VADParams(
+            start_secs=args.start_secs, stop_secs=args.stop_secs,
+            confidence=args.confidence, min_volume=args.min_volume,
+        )
+    )  # fmt: skip
     turns = UserTurnStrategies(
         stop=[SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=max(0.0, 0.4 - args.stop_secs))]
     )
@@ -303,6 +309,10 @@ def main() -> None:
     parser.add_argument("--script", required=True)
     parser.add_argument("--stop-secs", type=float, default=0.24)
     parser.add_argument("--start-secs", type=float, default=0.06)
+    # ARTAgent's segmenter calls a window speech at probability 0.5 and has no loudness gate;
+    # Pipecat's defaults (0.7, and a smoothed volume of at least 0.6) would start later.
+    parser.add_argument("--confidence", type=float, default=0.5)
+    parser.add_argument("--min-volume", type=float, default=0.0)
     parser.add_argument("--stt-final-s", type=float, default=0.3)
     parser.add_argument("--model-first-token-s", type=float, default=0.4)
     parser.add_argument("--tts-first-audio-s", type=float, default=0.15)

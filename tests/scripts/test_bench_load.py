@@ -236,3 +236,29 @@ def test_the_figures_come_only_from_steps_that_hold_the_limits() -> None:
     assert figures["overhead_p99_ms_at_200_one_worker"] == 40.0
     assert figures["pipecat_calls_per_core_fake"] == 12.1
     assert figures["ratio_vs_pipecat"] == round(258.0 / 12.1, 1)
+
+
+def test_when_pipecat_holds_no_step_both_are_compared_at_the_limits_its_lightest_step_meets() -> None:
+    def step(system: str, calls: int, per_core: float, after_vad: float, lag: float = 2.0) -> dict:
+        row = _row(system, 1, calls, per_core, 10.0, True)
+        row.update(barge_in_after_vad_p99_ms=after_vad, inbound_lag_p99_ms=lag, late_frames=0,
+                   calls_failed=0, barges_missed=0, turns=10)  # fmt: skip
+        row["holds"] = bench_load.holds(row)
+        return row
+
+    rows = [
+        step("fake", 100, 229.0, 3.0),
+        step("fake", 200, 261.0, 12.0, lag=10.0),
+        step("fake", 400, 394.0, 240.0, lag=250.0),  # breaks at any limits Pipecat meets
+        step("pipecat", 2, 15.0, 64.4),  # 124.4 ms counted: over the 100 ms limit
+    ]
+    assert not rows[-1]["holds"]
+    limits = bench_load.equal_limits(rows)
+    assert limits == {"inbound_lag_p99_ms": 20.0, "late_frames": 0, "barge_in_p99_ms": 124.4}
+    figures = bench_load.figures_of(rows)
+    assert figures["pipecat_calls_per_core_fake"] == 15.0
+    assert figures["equal_limits_barge_in_p99_ms"] == 124.4
+    assert figures["ratio_vs_pipecat"] == round(261.0 / 15.0, 1)
+    # a Pipecat that holds the sweep's own limits is compared at them, unchanged
+    rows[-1] = step("pipecat", 2, 15.0, 30.0)
+    assert bench_load.equal_limits(rows) == bench_load.LIMITS
