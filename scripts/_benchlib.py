@@ -68,7 +68,7 @@ README_FIGURES = (
     ("overhead_p99_ms_at_200", "ms engine overhead p99 at 200 calls (the better of 1 and 2 workers)"),
     ("overhead_p99_ms_at_200_one_worker", "ms engine overhead p99 at 200 calls on one worker"),
     ("barge_in_p99_ms", "ms from the caller's speech onset to StopAudio, p99, 200 calls on one worker"),
-    ("ratio_vs_pipecat", "times Pipecat's calls per core, same callers and limits"),
+    ("ratio_vs_pipecat", "times Pipecat's calls per core, same callers, at equal latency limits"),
     ("local_voice_to_voice_p50_ms", "ms voice to voice, median, local speech models, one call"),
 )
 
