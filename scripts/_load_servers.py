@@ -308,6 +308,8 @@ def external_servers(urls: str) -> Iterator[Servers]:
 
 @contextmanager
 def pipecat_servers(workers: int, script: Path) -> Iterator[Servers]:
+    from artagent.session.turns import SegmenterSettings
+
     python = ensure_pipecat()
     started: list[subprocess.Popen[Any]] = []
     try:
@@ -317,6 +319,7 @@ def pipecat_servers(workers: int, script: Path) -> Iterator[Servers]:
             command = [str(python), str(SCRIPTS / "_pipecat_bot.py"), "--port", str(port),
                        "--script", str(script), "--stop-secs", str(STOP_MS / 1000),
                        "--start-secs", str(MIN_SPEECH_MS / 1000),
+                       "--confidence", str(SegmenterSettings().threshold),
                        "--seconds-per-char", str(SECONDS_PER_CHAR),
                        *[f"--{k.replace('_', '-')}={v}" for k, v in LATENCIES.items()]]  # fmt: skip
             log = Path(tempfile.gettempdir()) / f"aa-load-pipecat-{port}.log"

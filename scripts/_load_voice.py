@@ -188,18 +188,18 @@ async def _segmented_ms(
 
 
 async def _make(where: Path) -> None:
-    from artagent.config import load_config
+    from artagent.config import parse_config
     from artagent.runtime import Runtime
     from artagent_acs.simulator.audio import synthesize
 
-    runtime = Runtime(load_config(None))
+    # One stream at a time: no other call's Silero window to wait for.
+    config = "[plugins.local_speech.vad]\nsilero_batch_ms = 0.0\n"
+    runtime = Runtime(parse_config(config, base_dir=Path.cwd(), source="<load reference>"))
     tts = runtime.providers.create("tts", "piper")
     vads = {name: runtime.providers.create("vad", name) for name in VADS}
     for provider in (tts, *vads.values()):
         if hasattr(provider, "warm_up"):
             await provider.warm_up()
-    if hasattr(vads["silero"], "batcher"):
-        vads["silero"].batcher.linger_s = 0.0  # one stream at a time: no other call's window to wait for
     onsets, lines = [], []
     for index, text in enumerate(LINES):
         pcm = await synthesize(tts, text, RATE)

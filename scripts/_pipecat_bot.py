@@ -309,8 +309,8 @@ def main() -> None:
     parser.add_argument("--script", required=True)
     parser.add_argument("--stop-secs", type=float, default=0.24)
     parser.add_argument("--start-secs", type=float, default=0.06)
-    # ARTAgent's segmenter calls a window speech at probability 0.5 and has no loudness gate;
-    # Pipecat's defaults (0.7, and a smoothed volume of at least 0.6) would start later.
+    # ARTAgent's segmenter threshold (the benchmark passes it) and no loudness gate, as ARTAgent
+    # has none; Pipecat's defaults (0.7, and a smoothed volume of at least 0.6) start later.
     parser.add_argument("--confidence", type=float, default=0.5)
     parser.add_argument("--min-volume", type=float, default=0.0)
     parser.add_argument("--stt-final-s", type=float, default=0.3)

@@ -137,6 +137,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
     loaded = _load(args.config)
     _setup_logging(loaded, "ERROR")  # the worker's start-up warnings (no speech installed) do not apply
     return chat_command(loaded, args)
+
+
 # -- calls ---------------------------------------------------------------------------------
 def cmd_calls(args: argparse.Namespace) -> int:
     from artagent.history.console import run

@@ -20,6 +20,7 @@ from artagent.session.conversation import Conversation, SingleAgent
 
 __all__ = ["AgentsLayer", "wall_clock_zone"]
 
+
 def wall_clock_zone(name: str) -> dt.tzinfo:
     """The time zone ``[agents] timezone`` names (empty: this machine's); ValueError naming
     what is wrong."""

@@ -106,7 +106,6 @@ class ModelRouting:
                 found[agent.name] = f"unavailable: {exc}"
         return found
 
-
     def warming_up(self, agents: Sequence[AgentDefinition]) -> list[str]:
         """The routers that would answer these agents now and have a ``warm_up`` to await,
         each named once. An agent no router can answer is left to fail at its call, as it
